@@ -1,0 +1,263 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""Compiled row kernels of skmax.
+
+Design
+------
+1. The kernels never multiply matrices. Logits ``a = X @ W.T + b`` and the
+   gradient ``G.T @ X`` are BLAS products done by the caller (numpy or
+   scipy.sparse), block of rows by block of rows; a kernel only walks the
+   ``n x K`` logit block once, row by row.
+2. Each row's work is a small ``nogil`` inline function (``_row_*``) taking raw
+   pointers; the array kernels are ``prange`` loops over rows with an explicit
+   ``n_threads``. Arguments are marked ``# IN`` / ``# OUT`` / ``# IN/OUT``.
+3. Inside a row all arithmetic is in double whatever the storage dtype
+   (float32 or float64 through the fused type ``floating``): logits are shifted
+   by the row maximum *before* the temperature scaling, so any finite logit
+   (+-1e300 in float64, +-3e38 in float32) gives finite probabilities and
+   log-probabilities; log-probabilities are clipped to the storage dtype's range.
+4. ``log(sum(exp))`` is computed as ``log1p(sum over the non-maximal entries)``,
+   so ``1 - p`` and ``log p`` of a dominant class keep full relative precision
+   (the focal term needs both).
+5. Scalar reductions (the loss) are accumulated in double with OpenMP
+   reductions; every thread owns a scratch buffer allocated once per call.
+6. The objective, with ``z = a / T``, ``p = softmax(z)``, smoothed target
+   ``q = (1 - eps) onehot(y) + eps / K`` and focal exponent ``gamma``::
+
+       l = - sum_k (1 - p_k)^gamma q_k log p_k
+
+   and its gradient with respect to the *raw* logits ``a`` (chain rule through
+   ``z = a / T``)::
+
+       u_k   = q_k (1 - p_k)^gamma (1 - gamma p_k log(p_k) / (1 - p_k))
+       dl/da = (p * sum_k u_k - u) / T          (gamma = 0: (p - q) / T)
+
+   The Hessian-vector product is only needed for the convex case gamma = 0,
+   where ``d2l/da2 = (diag(p) - p p^T) / T^2``.
+"""
+
+from cython.parallel cimport parallel, prange
+from libc.math cimport exp, log, log1p, pow
+from libc.float cimport DBL_MAX, FLT_MAX
+from libc.stdlib cimport malloc, free
+
+cdef extern from *:
+    """
+    #ifdef _OPENMP
+    #include <omp.h>
+    #define SKMAX_MAX_THREADS() omp_get_max_threads()
+    #define SKMAX_HAS_OPENMP 1
+    #else
+    #define SKMAX_MAX_THREADS() 1
+    #define SKMAX_HAS_OPENMP 0
+    #endif
+    """
+    int SKMAX_MAX_THREADS() nogil
+    int SKMAX_HAS_OPENMP
+
+ctypedef fused floating:
+    float
+    double
+
+
+def openmp_max_threads():
+    """Number of threads OpenMP would use by default (1 without OpenMP)."""
+    return SKMAX_MAX_THREADS()
+
+
+def built_with_openmp():
+    """Whether the kernels were compiled with OpenMP."""
+    return bool(SKMAX_HAS_OPENMP)
+
+
+# ---------------------------------------------------------------------------
+# Per-row functions
+# ---------------------------------------------------------------------------
+
+cdef inline int _row_shift_exp(
+    const floating* a,  # IN: K raw logits
+    double* d,          # OUT: (a_k - max) / T, clipped to >= -DBL_MAX
+    double* e,          # OUT: exp(d_k)
+    int K,
+    double inv_T,
+    double* s_rest,     # OUT: sum of e_k over k != argmax
+) noexcept nogil:
+    """Shift by the row max, scale by 1/T, exponentiate; return the argmax."""
+    cdef int k, kmax = 0
+    cdef double amax = a[0], dk, acc = 0.0
+    for k in range(1, K):
+        if a[k] > amax:
+            amax = a[k]
+            kmax = k
+    for k in range(K):
+        dk = (<double> a[k] - amax) * inv_T
+        if dk < -DBL_MAX:        # a_k - max overflowed to -inf
+            dk = -DBL_MAX
+        d[k] = dk
+        e[k] = exp(dk)
+        if k != kmax:
+            acc = acc + e[k]
+    s_rest[0] = acc
+    return kmax
+
+
+cdef inline double _row_loss_grad(
+    floating* a,    # IN: K raw logits; OUT: sw * dl/da
+    floating* p,    # OUT (may be NULL): probabilities
+    double* d,      # scratch, K
+    double* e,      # scratch, K
+    int K,
+    int y,
+    double sw,
+    double inv_T,
+    double eps,
+    double gamma,
+) noexcept nogil:
+    """Loss of one row (unweighted); writes the weighted gradient over ``a``."""
+    cdef int k, kmax
+    cdef double s_rest, log_s, inv_s, off = eps / K, q, logp, pk, mk, w, r, u
+    cdef double loss = 0.0, usum = 0.0, scale = sw * inv_T
+    kmax = _row_shift_exp(a, d, e, K, inv_T, &s_rest)
+    log_s = log1p(s_rest)
+    inv_s = 1.0 / (1.0 + s_rest)
+    if gamma == 0.0:
+        for k in range(K):
+            q = off + (1.0 - eps if k == y else 0.0)
+            pk = e[k] * inv_s
+            if q != 0.0:
+                loss = loss - q * (d[k] - log_s)
+            if p != NULL:
+                p[k] = <floating> pk
+            a[k] = <floating> (scale * (pk - q))
+        return loss
+    # focal term: u_k = q_k (1 - p_k)^gamma (1 - gamma p_k log(p_k) / (1 - p_k))
+    for k in range(K):
+        q = off + (1.0 - eps if k == y else 0.0)
+        pk = e[k] * inv_s
+        e[k] = pk
+        if p != NULL:
+            p[k] = <floating> pk
+        if q == 0.0:
+            d[k] = 0.0
+            continue
+        mk = s_rest * inv_s if k == kmax else 1.0 - pk
+        logp = d[k] - log_s
+        w = pow(mk, gamma)
+        loss = loss - q * w * logp
+        r = logp / mk if mk > 0.0 else -1.0     # log(p) / (1 - p) -> -1 as p -> 1
+        u = q * w * (1.0 - gamma * pk * r)
+        d[k] = u
+        usum = usum + u
+    for k in range(K):
+        a[k] = <floating> (scale * (e[k] * usum - d[k]))
+    return loss
+
+
+cdef inline void _row_softmax(
+    floating* a,    # IN: K raw logits; OUT: probabilities or log-probabilities
+    double* d,      # scratch, K
+    double* e,      # scratch, K
+    int K,
+    double inv_T,
+    bint take_log,
+) noexcept nogil:
+    cdef int k
+    cdef double s_rest, log_s, inv_s, lo, v
+    _row_shift_exp(a, d, e, K, inv_T, &s_rest)
+    if take_log:
+        lo = -FLT_MAX if floating is float else -DBL_MAX
+        log_s = log1p(s_rest)
+        for k in range(K):
+            v = d[k] - log_s
+            a[k] = <floating> (v if v > lo else lo)
+    else:
+        inv_s = 1.0 / (1.0 + s_rest)
+        for k in range(K):
+            a[k] = <floating> (e[k] * inv_s)
+
+
+cdef inline void _row_hessp(
+    floating* v,        # IN: direction in logit space; OUT: sw * H v
+    const floating* p,  # IN: probabilities
+    int K,
+    double scale,       # sw / T^2
+) noexcept nogil:
+    cdef int k
+    cdef double pv = 0.0
+    for k in range(K):
+        pv = pv + <double> p[k] * v[k]
+    for k in range(K):
+        v[k] = <floating> (scale * p[k] * (v[k] - pv))
+
+
+# ---------------------------------------------------------------------------
+# Array kernels (prange over rows)
+# ---------------------------------------------------------------------------
+
+def loss_gradient(
+    floating[:, ::1] raw,          # IN: raw logits a; OUT: sw_i * dl_i/da_i
+    const int[::1] y,              # IN: encoded labels 0..K-1
+    const double[::1] sw,          # IN: sample weights (already times class weights)
+    double inv_T,
+    double eps,
+    double gamma,
+    floating[:, ::1] proba=None,   # OUT (optional): probabilities, for Hessian products
+    int n_threads=1,
+):
+    """Weighted loss ``sum_i sw_i l_i`` of a block; gradient written into ``raw``."""
+    cdef Py_ssize_t i, n = raw.shape[0]
+    cdef int K = <int> raw.shape[1]
+    cdef bint keep_proba = proba is not None
+    cdef double total = 0.0
+    cdef double* buf
+    if keep_proba and (proba.shape[0] != n or proba.shape[1] != K):
+        raise ValueError("proba must have the shape of raw")
+    if y.shape[0] != n or sw.shape[0] != n:
+        raise ValueError("y and sw must have one entry per row of raw")
+    if n == 0:
+        return 0.0
+    with nogil, parallel(num_threads=n_threads):
+        buf = <double*> malloc(2 * K * sizeof(double))
+        for i in prange(n, schedule="static"):
+            total += sw[i] * _row_loss_grad(
+                &raw[i, 0], &proba[i, 0] if keep_proba else NULL, buf, buf + K,
+                K, y[i], sw[i], inv_T, eps, gamma,
+            )
+        free(buf)
+    return total
+
+
+def softmax(
+    floating[:, ::1] raw,   # IN: raw logits; OUT: softmax(raw / T) or its log
+    double inv_T=1.0,
+    bint take_log=False,
+    int n_threads=1,
+):
+    """Row-wise (log-)softmax of ``raw / T``, in place."""
+    cdef Py_ssize_t i, n = raw.shape[0]
+    cdef int K = <int> raw.shape[1]
+    cdef double* buf
+    if n == 0:
+        return
+    with nogil, parallel(num_threads=n_threads):
+        buf = <double*> malloc(2 * K * sizeof(double))
+        for i in prange(n, schedule="static"):
+            _row_softmax(&raw[i, 0], buf, buf + K, K, inv_T, take_log)
+        free(buf)
+
+
+def hessp(
+    floating[:, ::1] direction,     # IN: X @ V.T + c for a direction (V, c); OUT: sw_i H_i direction_i
+    const floating[:, ::1] proba,   # IN: probabilities at the current point
+    const double[::1] sw,           # IN: sample weights
+    double inv_T,
+    int n_threads=1,
+):
+    """Hessian-vector product over the logits of the cross-entropy (gamma = 0)."""
+    cdef Py_ssize_t i, n = direction.shape[0]
+    cdef int K = <int> direction.shape[1]
+    cdef double inv_T2 = inv_T * inv_T
+    if proba.shape[0] != n or proba.shape[1] != K or sw.shape[0] != n:
+        raise ValueError("direction, proba and sw must agree in shape")
+    with nogil:
+        for i in prange(n, schedule="static", num_threads=n_threads):
+            _row_hessp(&direction[i, 0], &proba[i, 0], K, sw[i] * inv_T2)

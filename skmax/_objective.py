@@ -1,0 +1,224 @@
+"""The penalised objective: loss + L2 penalty, gradient and Hessian products.
+
+``L(W, b) = (sum_i s_i l_i + ||W||_F^2 / (2 C)) / sum_i s_i``
+
+The division by ``sum_i s_i`` does not move the minimiser; it makes the
+stopping tolerance independent of the number of samples (the convention of
+scikit-learn's ``LogisticRegression``, so ``tol`` means the same for both).
+
+How an evaluation runs:
+
+1. The rows are split into ``n_threads`` contiguous chunks, one per worker
+   thread; each worker owns its logit buffer and float64 gradient accumulators,
+   which are summed at the end (no locks, deterministic for a fixed thread count).
+2. A worker walks its chunk in blocks of rows small enough to stay in cache:
+   logits ``Xb @ W.T + b`` (BLAS), the row kernel in place (single-threaded
+   call), then ``Gb.T @ Xb`` (BLAS) while ``Xb`` is still cached; so one
+   evaluation reads ``X`` from memory about once.
+3. BLAS is limited to one thread while the objective is open (``with``
+   block): tall-skinny products scale better over row chunks than inside
+   BLAS, and OpenMP and BLAS thread pools never compete for the cores.
+   numpy's BLAS calls and the kernels release the GIL.
+4. Sparse ``X`` (CSR) is chunked the same way but not blocked further:
+   scipy.sparse products, never densified.
+"""
+
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import scipy.sparse as sp
+from threadpoolctl import threadpool_limits
+
+# Target bytes of one block of X rows (plus its logits): about half of a
+# per-core L2 cache, so the second GEMM finds the block still cached.
+_BLOCK_BYTES = 1 << 19
+
+
+def _block_rows(n_samples, n_features, n_classes, itemsize, block_bytes=_BLOCK_BYTES):
+    row_bytes = itemsize * (n_features + 2 * n_classes)
+    return int(min(n_samples, max(256, block_bytes // max(row_bytes, 1))))
+
+
+class SoftmaxObjective:
+    """Penalised softmax objective over flat parameters ``[W.ravel(), b]``.
+
+    Parameters
+    ----------
+    X : ndarray or sparse matrix of shape (n_samples, n_features), float32/64
+    y : ndarray of int32, encoded labels in ``[0, n_classes)``
+    sample_weight : ndarray of float64, ``s_i`` (sample times class weights)
+    n_classes : int
+    loss : SoftmaxLoss
+    C : float, inverse penalty strength (``np.inf``: no penalty)
+    fit_intercept : bool
+    block_rows : int or None, rows per dense block (None: sized to the cache)
+    n_threads : int, worker threads over row chunks
+
+    Use it as a context manager: ``with SoftmaxObjective(...) as obj: ...``
+    (outside a ``with`` block it runs serially with the caller's BLAS threads).
+    """
+
+    def __init__(self, X, y, sample_weight, n_classes, loss, C=1.0, fit_intercept=True,
+                 block_rows=None, n_threads=1):
+        self.X = X
+        self.y = np.ascontiguousarray(y, dtype=np.int32)
+        self.sample_weight = np.ascontiguousarray(sample_weight, dtype=np.float64)
+        self.n_classes = int(n_classes)
+        self.loss = loss
+        self.l2 = 0.0 if np.isinf(C) else 1.0 / C
+        self.fit_intercept = fit_intercept
+        self.dtype = X.dtype
+        self.sparse = sp.issparse(X)
+        n, d = X.shape
+        self.n_samples, self.n_features = n, d
+        self.scale = 1.0 / self.sample_weight.sum()
+        self.n_threads = max(1, min(int(n_threads), n // 256 + 1))
+        bounds = np.linspace(0, n, self.n_threads + 1).astype(int)
+        self._chunks = [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
+        if self.sparse:
+            self.X = X = X.tocsr()
+            self._X_chunks = [X[a:b] for a, b in self._chunks]
+            self.block_rows = max(b - a for a, b in self._chunks)
+        else:
+            self.block_rows = block_rows or _block_rows(n, d, n_classes, X.dtype.itemsize)
+        self._proba = None        # probabilities at _proba_at, for hessp
+        self._proba_at = None
+        self._executor = None
+        self._limits = None
+
+    def __enter__(self):
+        if self.n_threads > 1:
+            self._limits = threadpool_limits(limits=1, user_api="blas")
+            self._executor = ThreadPoolExecutor(self.n_threads)
+        return self
+
+    def __exit__(self, *exc):
+        if self._executor is not None:
+            self._executor.shutdown()
+            self._executor = None
+        if self._limits is not None:
+            self._limits.restore_original_limits()
+            self._limits = None
+
+    # -- parameters -------------------------------------------------------
+    @property
+    def n_params(self):
+        return self.n_classes * (self.n_features + int(self.fit_intercept))
+
+    def unpack(self, coef):
+        """Views ``W`` (K, d) and ``b`` (K,) (``b`` is None without intercept)."""
+        K, d = self.n_classes, self.n_features
+        W = coef[: K * d].reshape(K, d)
+        b = coef[K * d:] if self.fit_intercept else None
+        return W, b
+
+    def _cast(self, coef):
+        W, b = self.unpack(coef)
+        W = np.ascontiguousarray(W, dtype=self.dtype)
+        b = None if b is None else np.asarray(b, dtype=self.dtype)
+        return W, b
+
+    def _blocks(self, chunk):
+        """(X block, start, stop) over the rows of chunk number ``chunk``."""
+        lo, hi = self._chunks[chunk]
+        if self.sparse:
+            yield self._X_chunks[chunk], lo, hi
+            return
+        for start in range(lo, hi, self.block_rows):
+            stop = min(start + self.block_rows, hi)
+            yield self.X[start:stop], start, stop
+
+    def _map_chunks(self, func):
+        """Run ``func(chunk)`` for every row chunk, on the workers when open."""
+        chunks = range(len(self._chunks))
+        if self._executor is None:
+            return [func(c) for c in chunks]
+        return list(self._executor.map(func, chunks))
+
+    def _logits(self, Xb, W, b, out):
+        if self.sparse:
+            out[...] = Xb @ W.T
+        else:
+            np.matmul(Xb, W.T, out=out)
+        if b is not None:
+            out += b
+        return out
+
+    def _accumulate(self, G, Xb, grad_W, grad_b):
+        """grad_W += G.T @ Xb and grad_b += G.sum(0), accumulated in float64."""
+        if self.sparse:
+            grad_W += (Xb.T @ G).T
+        else:
+            grad_W += G.T @ Xb
+        if grad_b is not None:
+            grad_b += G.sum(axis=0, dtype=np.float64)
+
+    def _penalised(self, W64, grad_W, grad_b):
+        grad = np.empty(self.n_params, dtype=np.float64)
+        gW, gb = self.unpack(grad)
+        np.multiply(grad_W + self.l2 * W64, self.scale, out=gW)
+        if gb is not None:
+            np.multiply(grad_b, self.scale, out=gb)
+        return grad
+
+    # -- evaluations ------------------------------------------------------
+    def _sweep(self, coef_W, coef_b, row_op):
+        """Sum over row blocks of ``(value, G.T @ Xb, G.sum(0))`` where
+        ``G = row_op(logits_block, start, stop)`` works in place."""
+        K, d = self.n_classes, self.n_features
+
+        def work(chunk):
+            acc_W = np.zeros((K, d), dtype=np.float64)
+            acc_b = np.zeros(K, dtype=np.float64) if self.fit_intercept else None
+            buf = np.empty((self.block_rows, K), dtype=self.dtype)
+            value = 0.0
+            for Xb, start, stop in self._blocks(chunk):
+                G = self._logits(Xb, coef_W, coef_b, buf[: stop - start])
+                value += row_op(G, start, stop)
+                self._accumulate(G, Xb, acc_W, acc_b)
+            return value, acc_W, acc_b
+
+        parts = self._map_chunks(work)
+        value = sum(p[0] for p in parts)
+        acc_W = sum(p[1] for p in parts)
+        acc_b = sum(p[2] for p in parts) if self.fit_intercept else None
+        return value, acc_W, acc_b
+
+    def loss_gradient(self, coef, keep_proba=False):
+        """Objective value and gradient (float64) at ``coef``.
+
+        With ``keep_proba`` the probabilities are stored for :meth:`hessp`.
+        """
+        coef = np.asarray(coef, dtype=np.float64)
+        W, b = self._cast(coef)
+        if keep_proba and self._proba is None:
+            self._proba = np.empty((self.n_samples, self.n_classes), dtype=self.dtype)
+        y, sw, proba, loss = self.y, self.sample_weight, self._proba, self.loss
+
+        def row_op(G, start, stop):
+            return loss.loss_gradient(
+                G, y[start:stop], sw[start:stop], proba[start:stop] if keep_proba else None
+            )
+
+        total, grad_W, grad_b = self._sweep(W, b, row_op)
+        self._proba_at = coef.copy() if keep_proba else None
+        W64, _ = self.unpack(coef)
+        value = self.scale * (total + 0.5 * self.l2 * float(np.dot(W64.ravel(), W64.ravel())))
+        return value, self._penalised(W64, grad_W, grad_b)
+
+    def hessp(self, coef, vector):
+        """Hessian of the objective at ``coef`` times ``vector`` (gamma = 0 only)."""
+        coef = np.asarray(coef, dtype=np.float64)
+        if self._proba_at is None or not np.array_equal(coef, self._proba_at):
+            self.loss_gradient(coef, keep_proba=True)
+        vector = np.asarray(vector, dtype=np.float64)
+        V, c = self._cast(vector)
+        sw, proba, loss = self.sample_weight, self._proba, self.loss
+
+        def row_op(D, start, stop):
+            loss.hessp(D, proba[start:stop], sw[start:stop])
+            return 0.0
+
+        _, out_W, out_b = self._sweep(V, c, row_op)
+        V64, _ = self.unpack(vector)
+        return self._penalised(V64, out_W, out_b)
