@@ -1,0 +1,18 @@
+"""scikit-learn's estimator checks over every public estimator."""
+
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from skmax import SoftmaxClassifier
+
+
+def _estimators():
+    return [
+        SoftmaxClassifier(),
+        SoftmaxClassifier(solver="newton-cg"),
+        SoftmaxClassifier(temperature=2.0, label_smoothing=0.1, focal_gamma=1.0),
+    ]
+
+
+@parametrize_with_checks(_estimators())
+def test_sklearn_compatible_estimator(estimator, check):
+    check(estimator)
