@@ -257,8 +257,13 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
             Fitted estimator.
         """
         self._check_solver_options()
+        previous_state = self.__dict__.copy()
         previous_classes = getattr(self, "classes_", None)
-        X, classes, y_enc, sw = self._validate_fit_data(X, y, sample_weight)
+        try:
+            X, classes, y_enc, sw = self._validate_fit_data(X, y, sample_weight)
+        except Exception:
+            self.__dict__ = previous_state   # bad input changes nothing
+            raise
         if previous_classes is not None and not np.array_equal(previous_classes, classes):
             self.__dict__.pop("coef_", None)        # warm start only with the same classes
         self.classes_ = classes
