@@ -1,0 +1,205 @@
+"""Kernels and objective against the numpy reference and finite differences."""
+
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from reference import objective as ref_objective
+from reference import row_gradients, row_hessp, row_losses
+from skmax import _kernels
+from skmax._loss import SoftmaxLoss
+from skmax._objective import SoftmaxObjective
+
+RTOL = {np.float64: 1e-12, np.float32: 1e-5}
+
+# (temperature, label_smoothing, focal_gamma): every objective variant
+OPTIONS = [
+    (1.0, 0.0, 0.0),   # cross-entropy
+    (2.5, 0.0, 0.0),   # temperature
+    (1.0, 0.2, 0.0),   # label smoothing
+    (1.0, 0.0, 2.0),   # focal loss
+    (1.0, 0.0, 0.5),   # focal, gamma < 1
+    (0.7, 0.1, 1.5),   # everything
+]
+
+
+def _random_options(n, seed=0):
+    rng = np.random.default_rng(seed)
+    return [
+        (float(rng.uniform(0.3, 3.0)), float(rng.choice([0.0, rng.uniform(0, 0.5)])),
+         float(rng.choice([0.0, rng.uniform(0, 3)])))
+        for _ in range(n)
+    ]
+
+
+def _logits(n, K, dtype, scale=3.0, seed=0):
+    rng = np.random.default_rng(seed)
+    a = (rng.normal(size=(n, K)) * scale).astype(dtype)
+    y = rng.integers(0, K, n).astype(np.int32)
+    sw = rng.uniform(0.2, 2.0, n)
+    return a, y, sw
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("options", OPTIONS + _random_options(6))
+@pytest.mark.parametrize("K", [2, 3, 17])
+def test_kernel_matches_reference(dtype, options, K):
+    T, eps, gamma = options
+    a, y, sw = _logits(50, K, dtype)
+    raw, proba = a.copy(), np.empty_like(a)
+    total = SoftmaxLoss(T, eps, gamma, n_threads=2).loss_gradient(raw, y, sw, proba)
+    a64 = a.astype(np.float64)
+    rtol = RTOL[dtype]
+    np.testing.assert_allclose(total, sw @ row_losses(a64, y, T, eps, gamma), rtol=rtol)
+    grad_ref = sw[:, None] * row_gradients(a64, y, T, eps, gamma)
+    np.testing.assert_allclose(raw, grad_ref, rtol=rtol, atol=rtol * np.abs(grad_ref).max())
+    p_ref = np.exp(a64 / T - a64.max(1, keepdims=True) / T)
+    p_ref /= p_ref.sum(1, keepdims=True)
+    np.testing.assert_allclose(proba, p_ref, rtol=rtol, atol=1e-300)
+    assert raw.dtype == dtype and proba.dtype == dtype
+
+
+@pytest.mark.parametrize("options", OPTIONS)
+def test_reference_gradient_matches_finite_differences(options):
+    T, eps, gamma = options
+    a, y, _ = _logits(6, 5, np.float64)
+    h = 1e-6
+    fd = np.empty_like(a)
+    for j in range(a.shape[1]):
+        e = np.zeros_like(a)
+        e[:, j] = h
+        fd[:, j] = (row_losses(a + e, y, T, eps, gamma) - row_losses(a - e, y, T, eps, gamma)) / (2 * h)
+    np.testing.assert_allclose(row_gradients(a, y, T, eps, gamma), fd, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("T", [1.0, 0.6, 3.0])
+def test_hessp_kernel_matches_reference(dtype, T):
+    a, y, sw = _logits(40, 6, dtype, seed=1)
+    v = np.random.default_rng(2).normal(size=a.shape).astype(dtype)
+    proba = np.empty_like(a)
+    SoftmaxLoss(T, 0.1, 0.0).loss_gradient(a.copy(), y, sw, proba)
+    out = v.copy()
+    SoftmaxLoss(T, 0.1, 0.0, n_threads=2).hessp(out, proba, sw)
+    ref = sw[:, None] * row_hessp(a.astype(np.float64), v.astype(np.float64), T)
+    np.testing.assert_allclose(out, ref, rtol=RTOL[dtype], atol=RTOL[dtype] * np.abs(ref).max())
+
+
+def test_hessp_rejects_focal():
+    with pytest.raises(ValueError, match="focal_gamma"):
+        SoftmaxLoss(focal_gamma=1.0).hessp(np.zeros((1, 2)), np.zeros((1, 2)), np.ones(1))
+
+
+def _problem(n=120, d=7, K=4, dtype=np.float64, sparse=False, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d))
+    if sparse:
+        X[rng.random(X.shape) < 0.6] = 0.0
+        X = sp.csr_matrix(X)
+    X = X.astype(dtype)
+    y = rng.integers(0, K, n).astype(np.int32)
+    sw = rng.uniform(0.1, 2.0, n)
+    coef = rng.normal(size=K * (d + 1)) * 0.5
+    return X, y, sw, coef
+
+
+@pytest.mark.parametrize("options", OPTIONS + _random_options(4, seed=3))
+@pytest.mark.parametrize("C", [0.3, np.inf])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_objective_matches_reference_and_finite_differences(options, C, fit_intercept):
+    T, eps, gamma = options
+    X, y, sw, coef = _problem()
+    K, d = 4, X.shape[1]
+    if not fit_intercept:
+        coef = coef[: K * d]
+    obj = SoftmaxObjective(X, y, sw, K, SoftmaxLoss(T, eps, gamma), C=C,
+                           fit_intercept=fit_intercept, block_rows=33)
+    value, grad = obj.loss_gradient(coef)
+    W, b = obj.unpack(coef)
+
+    def f(c):
+        Wc, bc = obj.unpack(c)
+        return ref_objective(Wc, bc, X, y, sw, C, T, eps, gamma)
+
+    np.testing.assert_allclose(value, f(coef), rtol=1e-12)
+    h = 1e-6
+    fd = np.array([(f(coef + h * e) - f(coef - h * e)) / (2 * h) for e in np.eye(coef.size)])
+    np.testing.assert_allclose(grad, fd, rtol=1e-5, atol=1e-8)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_objective_hessp_matches_gradient_differences(dtype, sparse):
+    X, y, sw, coef = _problem(dtype=dtype, sparse=sparse)
+    obj = SoftmaxObjective(X, y, sw, 4, SoftmaxLoss(1.7, 0.1, 0.0), C=0.5, block_rows=50)
+    X64 = X.astype(np.float64)
+    obj64 = SoftmaxObjective(X64, y, sw, 4, SoftmaxLoss(1.7, 0.1, 0.0), C=0.5)
+    v = np.random.default_rng(5).normal(size=coef.size)
+    h = 1e-5
+    fd = (obj64.loss_gradient(coef + h * v)[1] - obj64.loss_gradient(coef - h * v)[1]) / (2 * h)
+    hv = obj.hessp(coef, v)
+    rtol = 1e-6 if dtype == np.float64 else 1e-4
+    np.testing.assert_allclose(hv, fd, rtol=rtol, atol=rtol * np.abs(fd).max())
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_objective_same_for_blocks_threads_and_sparse(dtype):
+    X, y, sw, coef = _problem(n=1000, dtype=dtype)
+    loss = SoftmaxLoss(1.3, 0.05, 1.0)
+    base_v, base_g = SoftmaxObjective(X, y, sw, 4, loss, block_rows=1000).loss_gradient(coef)
+    rtol = RTOL[dtype] * 10
+    for kwargs in [dict(block_rows=7), dict(block_rows=256, n_threads=2)]:
+        with SoftmaxObjective(X, y, sw, 4, loss, **kwargs) as obj:
+            v, g = obj.loss_gradient(coef)
+        np.testing.assert_allclose(v, base_v, rtol=rtol)
+        np.testing.assert_allclose(g, base_g, rtol=rtol, atol=rtol * np.abs(base_g).max())
+    for fmt in ["csr", "csc"]:
+        with SoftmaxObjective(sp.csr_matrix(X).asformat(fmt), y, sw, 4, loss, n_threads=2) as obj:
+            v, g = obj.loss_gradient(coef)
+        np.testing.assert_allclose(v, base_v, rtol=rtol)
+        np.testing.assert_allclose(g, base_g, rtol=rtol, atol=rtol * np.abs(base_g).max())
+
+
+@pytest.mark.parametrize("dtype, big", [(np.float64, 1e300), (np.float32, 3e38)])
+@pytest.mark.parametrize("options", OPTIONS)
+def test_extreme_logits_stay_finite(dtype, big, options):
+    T, eps, gamma = options
+    a = np.array([[big, -big, 0.0], [-big, big, big], [0.0, 0.0, -big], [big, big, big]],
+                 dtype=dtype)
+    y = np.array([0, 0, 2, 1], dtype=np.int32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for take_log in (False, True):
+            out = a.copy()
+            _kernels.softmax(out, 1.0 / T, take_log, 2)
+            assert np.all(np.isfinite(out))
+            if not take_log:
+                np.testing.assert_allclose(out.sum(1), 1.0, rtol=1e-6)
+        raw = a.copy()
+        total = SoftmaxLoss(T, eps, gamma).loss_gradient(raw, y, np.ones(4))
+    assert np.isfinite(total) and np.all(np.isfinite(raw))
+    # a confident, correct row has (almost) zero loss and gradient
+    assert np.abs(raw[0]).max() <= (eps + 1e-6) / T
+
+
+def test_log_softmax_keeps_precision_of_tiny_probabilities():
+    out = np.array([[0.0, -800.0]])
+    _kernels.softmax(out, 1.0, True, 1)
+    np.testing.assert_allclose(out, [[0.0, -800.0]], rtol=1e-15)
+    p = np.array([[0.0, -40.0]])
+    _kernels.softmax(p, 1.0, False, 1)
+    np.testing.assert_allclose(p[0, 1], np.exp(-40.0) / (1 + np.exp(-40.0)), rtol=1e-14)
+
+
+def test_kernels_do_not_touch_their_read_only_inputs():
+    a, y, sw = _logits(10, 3, np.float64)
+    y.setflags(write=False)
+    sw.setflags(write=False)
+    SoftmaxLoss().loss_gradient(a, y, sw)      # read-only y and sw are accepted
+
+
+def test_openmp_info():
+    assert _kernels.openmp_max_threads() >= 1
+    assert isinstance(_kernels.built_with_openmp(), bool)
