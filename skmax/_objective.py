@@ -72,7 +72,9 @@ class SoftmaxObjective:
         n, d = X.shape
         self.n_samples, self.n_features = n, d
         self.scale = 1.0 / self.sample_weight.sum()
-        self.n_threads = max(1, min(int(n_threads), n // 256 + 1))
+        # a worker needs enough rows to pay for its start-up (~tens of microseconds)
+        work_per_row = d + 8 * n_classes
+        self.n_threads = max(1, min(int(n_threads), n * work_per_row // (1 << 16) + 1))
         bounds = np.linspace(0, n, self.n_threads + 1).astype(int)
         self._chunks = [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
         if self.sparse:

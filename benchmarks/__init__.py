@@ -1,0 +1,1 @@
+"""Benchmark scripts of skmax; each module has ``main(argv)`` and a ``--quick`` smoke mode."""

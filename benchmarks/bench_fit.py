@@ -1,0 +1,147 @@
+"""Fit time of SoftmaxClassifier vs scikit-learn's LogisticRegression(solver='lbfgs').
+
+One run, one table: for every problem, the best-of-N fit time of each
+estimator at the same ``C`` and ``tol``, the final value of the same objective
+``(sum_i l_i + ||W||^2 / (2C)) / n`` for both (evaluated in float64), and the
+time ratio. A second table gives, per shape, the time of one loss+gradient
+evaluation against the cost of the two BLAS products it needs and against one
+read of ``X``.
+
+Run ``python benchmarks/bench_fit.py`` (``--quick`` for a smoke run).
+"""
+
+import argparse
+import os
+import sys
+import warnings
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
+
+if __package__ in (None, ""):   # run as a script: make `benchmarks` importable, but
+    # append the repository root so an installed skmax wins over the source tree
+    sys.path.append(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from benchmarks._common import best_of, machine_line, median_of, print_table  # noqa: E402
+from skmax import SoftmaxClassifier  # noqa: E402
+from skmax._loss import SoftmaxLoss, n_threads_from_n_jobs  # noqa: E402
+from skmax._objective import SoftmaxObjective  # noqa: E402
+
+SYNTHETIC = [(100_000, 100, 10), (50_000, 784, 10), (20_000, 100, 100), (10_000, 50, 1000)]
+QUICK = [(2_000, 20, 5), (1_000, 10, 50)]
+REAL = ["letter", "pendigits", "optdigits", "mnist"]
+
+
+def synthetic(n, d, K, dtype, seed=0):
+    """Gaussian features, labels drawn from a random softmax model (not separable)."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    W = rng.standard_normal((K, d)) * (2.0 / np.sqrt(d))
+    logits = X @ W.T
+    logits -= logits.max(1, keepdims=True)
+    P = np.exp(logits)
+    P /= P.sum(1, keepdims=True)
+    y = (P.cumsum(1) > rng.random((n, 1))).argmax(1)
+    return X.astype(dtype), y
+
+
+def real(name, dtype):
+    from skmax import datasets
+
+    loader = getattr(datasets, f"load_{name}")
+    kwargs = {"subset": "test"} if name == "mnist" else {}
+    X, y = loader(return_X_y=True, **kwargs)
+    X = StandardScaler().fit_transform(np.asarray(X, dtype=np.float64))
+    return X.astype(dtype), y
+
+
+def objective(model, X, y, C):
+    """Float64 objective (mean loss + penalty / n) of a fitted multinomial model."""
+    X = np.asarray(X, dtype=np.float64)
+    classes, y_enc = np.unique(y, return_inverse=True)
+    W = np.asarray(model.coef_, dtype=np.float64)
+    b = np.asarray(model.intercept_, dtype=np.float64)
+    if W.shape[0] == 1:        # binary: two-row softmax with w_0 = -w_1
+        W, b = np.vstack([-W / 2, W / 2]), np.array([-b[0] / 2, b[0] / 2])
+    obj = SoftmaxObjective(X, y_enc, np.ones(len(y)), len(classes), SoftmaxLoss(), C=C)
+    return obj.loss_gradient(np.concatenate([W.ravel(), b]))[0]
+
+
+def fit_row(label, X, y, C, tol, max_iter, repeats):
+    rows = []
+    sk = LogisticRegression(C=C, tol=tol, max_iter=max_iter)
+    t_sk, _ = best_of(lambda: sk.fit(X, y), repeats)
+    f_sk = objective(sk, X, y, C)
+    for solver in ("lbfgs", "newton-cg"):
+        ours = SoftmaxClassifier(C=C, tol=tol, max_iter=max_iter, solver=solver)
+        t, _ = best_of(lambda: ours.fit(X, y), repeats)
+        f = objective(ours, X, y, C)
+        rows.append([label, str(X.dtype), solver, f"{t:.3f}", f"{t_sk:.3f}", f"{t / t_sk:.2f}",
+                     f"{f:.8g}", f"{f_sk:.8g}", f"{(f - f_sk) / abs(f_sk):+.1e}",
+                     f"{ours.n_iter_}/{int(np.max(sk.n_iter_))}"])
+    return rows
+
+
+def evaluation_row(label, X, y, repeats):
+    """One loss+gradient evaluation vs the two GEMMs vs one read of X."""
+    K = len(np.unique(y))
+    n, d = X.shape
+    y_enc = np.unique(y, return_inverse=True)[1]
+    rng = np.random.default_rng(0)
+    coef = rng.standard_normal(K * (d + 1)) * 0.01
+    W = coef[: K * d].reshape(K, d).astype(X.dtype)
+    with SoftmaxObjective(X, y_enc, np.ones(n), K, SoftmaxLoss(), C=1.0,
+                          n_threads=n_threads_from_n_jobs(None)) as obj:
+        t_eval = median_of(lambda: obj.loss_gradient(coef), repeats)
+    t_gemm = median_of(lambda: (X @ W.T).T @ X, repeats)
+    t_read = median_of(lambda: np.add.reduce(X, axis=None), repeats)
+    return [label, str(X.dtype), f"{t_eval * 1e3:.2f}", f"{t_gemm * 1e3:.2f}",
+            f"{t_read * 1e3:.2f}", f"{t_eval / t_gemm:.2f}", f"{t_eval / t_read:.1f}"]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny smoke run")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--max-iter", type=int, default=100)
+    parser.add_argument("--tol", type=float, default=1e-4)
+    parser.add_argument("--C", type=float, default=1.0)
+    parser.add_argument("--no-real", action="store_true")
+    args = parser.parse_args(argv)
+    shapes = QUICK if args.quick else SYNTHETIC
+    repeats = 1 if args.quick else args.repeats
+
+    problems = []
+    for n, d, K in shapes:
+        for dtype in (np.float64, np.float32):
+            problems.append((f"synthetic n={n} d={d} K={K}", *synthetic(n, d, K, dtype)))
+    if not (args.quick or args.no_real):
+        for name in REAL:
+            for dtype in (np.float64, np.float32):
+                try:
+                    X, y = real(name, dtype)
+                except (ImportError, FileNotFoundError) as exc:
+                    print(f"skipping {name}: {exc}")
+                    break
+                problems.append((f"{name} {X.shape[0]}x{X.shape[1]} K={len(np.unique(y))}", X, y))
+
+    print(f"Machine: {machine_line()}")
+    print(f"C={args.C}, tol={args.tol}, max_iter={args.max_iter}, best of {repeats}\n")
+    fit_rows, eval_rows = [], []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for label, X, y in problems:
+            fit_rows += fit_row(label, X, y, args.C, args.tol, args.max_iter, repeats)
+            eval_rows.append(evaluation_row(label, X, y, max(3, repeats)))
+    print_table(["problem", "dtype", "solver", "skmax s", "sklearn s", "ratio",
+                 "objective skmax", "objective sklearn", "rel. diff", "iters skmax/sklearn"],
+                fit_rows)
+    print()
+    print_table(["problem", "dtype", "loss+grad ms", "2 GEMMs ms", "read X ms",
+                 "eval / GEMMs", "eval / read"], eval_rows)
+    return fit_rows, eval_rows
+
+
+if __name__ == "__main__":
+    main()
