@@ -11,6 +11,7 @@ import warnings
 from numbers import Integral
 
 import numpy as np
+import scipy.sparse as sp
 from joblib import Parallel, delayed
 from sklearn.base import (
     BaseEstimator,
@@ -23,12 +24,13 @@ from sklearn.base import (
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import check_cv
 from sklearn.preprocessing import LabelEncoder
-from sklearn.utils import _safe_indexing, get_tags
+from sklearn.utils import _safe_indexing, get_tags, indexable
 from sklearn.utils._param_validation import HasMethods, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
     _check_feature_names_in,
     _check_sample_weight,
+    check_array,
     check_is_fitted,
     column_or_1d,
     has_fit_parameter,
@@ -294,14 +296,21 @@ class TemperatureCalibrator(TransformerMixin, BaseEstimator):
     # -- validation helpers -------------------------------------------------
 
     def _validate_scores(self, scores, y=None, reset=True):
-        if np.ndim(scores) == 1 and not hasattr(scores, "columns"):
-            scores = np.asarray(scores)
-            if scores.dtype.kind in "biuf":
-                scores = scores.reshape(-1, 1)
+        if not sp.issparse(scores) and not hasattr(scores, "columns"):
+            arr = np.asarray(scores)
+            if arr.ndim == 1 and arr.dtype.kind in "biuf":
+                if not reset and getattr(self, "n_features_in_", 1) != 1:
+                    raise ValueError(
+                        "Expected 2D array, got 1D array instead; this calibrator was "
+                        f"fitted on {self.n_features_in_} score columns. Reshape your "
+                        "data with array.reshape(1, -1) if it contains a single sample."
+                    )
+                scores = arr.reshape(-1, 1)
         kwargs = dict(dtype=[np.float64, np.float32], order="C", reset=reset)
-        if y is None:
+        with np.errstate(over="ignore", invalid="ignore"):  # finiteness checks of huge scores
+            if reset:
+                return validate_data(self, scores, y, y_numeric=False, **kwargs)
             return validate_data(self, scores, **kwargs)
-        return validate_data(self, scores, y, y_numeric=False, **kwargs)
 
     def _resolve_classes(self, y, n_cols):
         K = max(n_cols, 2)
@@ -358,6 +367,10 @@ class TemperatureCalibrator(TransformerMixin, BaseEstimator):
         self : object
             Fitted calibrator.
         """
+        if y is None:
+            raise ValueError(
+                f"{self.__class__.__name__} requires y to be passed, but the target y is None."
+            )
         S, y = self._validate_scores(scores, y, reset=True)
         y = column_or_1d(y, warn=True)
         check_classification_targets(y)
@@ -418,7 +431,16 @@ class TemperatureCalibrator(TransformerMixin, BaseEstimator):
             beta_lo = 1.0 / (scale * TEMPERATURE_RANGE)
             beta_hi = TEMPERATURE_RANGE / scale
             beta0, n_eval0 = 1.0 / factor, 0
-            if n >= 4 * _WARM_START_ROWS:
+            rows_w = slice(None) if sw is None else sw > 0
+            separable = bool(
+                np.all(logits[np.arange(n), y_enc][rows_w] >= logits.max(axis=1)[rows_w])
+            )
+            if separable:
+                # every label is a row maximum: the NLL decreases all the way to T -> 0
+                beta = beta_hi
+                f = _kernels.temperature_nll(logits, y_enc, sw, beta, n_threads)[0]
+                n_eval, at_bound = 1, "upper"
+            elif n >= 4 * _WARM_START_ROWS:
                 # warm start: the same Newton iteration on an evenly strided subset of
                 # rows (a small copy), so the full passes start near the optimum
                 rows = slice(None, None, n // _WARM_START_ROWS)
@@ -427,10 +449,11 @@ class TemperatureCalibrator(TransformerMixin, BaseEstimator):
                     None if sw is None else np.ascontiguousarray(sw[rows]),
                     n_threads, beta_lo, beta_hi, beta0=beta0, step_tol=1e-3,
                 )
-            beta, f, n_eval, at_bound = _fit_beta(
-                logits, y_enc, sw, n_threads, beta_lo, beta_hi, beta0=beta0
-            )
-            n_eval += n_eval0 / 4.0
+            if not separable:
+                beta, f, n_eval, at_bound = _fit_beta(
+                    logits, y_enc, sw, n_threads, beta_lo, beta_hi, beta0=beta0
+                )
+                n_eval += n_eval0 / 4.0
             if at_bound is None and f == 0.0:
                 # perfectly separable and already saturated: every larger beta is as good
                 beta, at_bound = beta_hi, "upper"
@@ -652,6 +675,8 @@ class TemperatureCalibratedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseE
             raise ValueError(
                 f"{self.__class__.__name__} requires y to be passed, but the target y is None."
             )
+        X, y = indexable(X, y)
+        y = check_array(y, ensure_2d=False, dtype=None, input_name="y")
         y = column_or_1d(y, warn=True)
         check_classification_targets(y)
         estimator = self._get_estimator()
@@ -742,7 +767,7 @@ class TemperatureCalibratedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseE
         proba : ndarray of shape (n_samples, n_classes)
             Calibrated probabilities (averaged over the folds when ``ensemble=True``).
         """
-        check_is_fitted(self)
+        check_is_fitted(self, "calibrators_")
         proba = None
         for est, cal in zip(self.estimators_, self.calibrators_):
             p = cal.transform(_scores(est, X, self.method_))
@@ -763,6 +788,7 @@ class TemperatureCalibratedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseE
         y_pred : ndarray of shape (n_samples,)
             Predicted labels.
         """
+        check_is_fitted(self, "calibrators_")
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
     def __sklearn_tags__(self):
