@@ -395,7 +395,8 @@ class TemperatureCalibrator(TransformerMixin, BaseEstimator):
             raise ValueError("The sample weights sum to zero; there is nothing to fit.")
 
         logits = _to_logits(S, kind, copy=False)  # read only below
-        n_threads = n_threads_from_n_jobs(None)
+        # small inputs: one thread (an OpenMP team costs more than it saves there)
+        n_threads = n_threads_from_n_jobs(None) if n * logits.shape[1] >= 200_000 else 1
         spread = np.empty(n, dtype=np.float64)
         _kernels.row_spread(logits, spread, n_threads)
         if sw is not None:
