@@ -1,6 +1,14 @@
 """skmax: scikit-learn compatible softmax classification and temperature calibration."""
 
+from . import metrics
+from ._calibration import TemperatureCalibratedClassifier, TemperatureCalibrator
 from ._softmax import SoftmaxClassifier
 from ._version import __version__
 
-__all__ = ["SoftmaxClassifier", "__version__"]
+__all__ = [
+    "SoftmaxClassifier",
+    "TemperatureCalibrator",
+    "TemperatureCalibratedClassifier",
+    "metrics",
+    "__version__",
+]

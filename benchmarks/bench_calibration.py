@@ -1,0 +1,133 @@
+"""Benchmark: TemperatureCalibrator.fit vs scikit-learn's temperature scaling.
+
+scikit-learn side: ``sklearn.calibration._TemperatureScaling().fit(scores, y)``, the
+helper that ``CalibratedClassifierCV(method='temperature')`` calls on the
+out-of-fold scores (so no classifier fitting or cross-validation is timed on
+either side; both include their input validation). Both get the same logits;
+the NLL of both temperatures is recomputed by one float64 reference.
+
+Usage: python benchmarks/bench_calibration.py [--quick] [--max-cells N] [--repeats R]
+"""
+
+import argparse
+import os
+import platform
+import time
+import warnings
+
+import numpy as np
+
+
+def _nll(L, y, beta):
+    from skmax import _kernels
+
+    f = _kernels.temperature_nll(np.ascontiguousarray(L), y.astype(np.int32), None, float(beta), 1)[0]
+    return f / len(y)
+
+
+def _best_of(fn, repeats):
+    times = []
+    out = None
+    for _ in range(repeats):
+        t = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t)
+    return min(times), out
+
+
+def _scores(n, K, dtype, seed=0):
+    rng = np.random.RandomState(seed)
+    y = rng.randint(0, K, n)
+    L = rng.standard_normal((n, K)).astype(dtype)
+    L *= 2.0
+    L[np.arange(n), y] += 3.0
+    L *= 2.5  # overconfident: optimum T around 2-3
+    return L, y
+
+
+def timing_table(sizes, dtypes, max_cells, repeats):
+    from sklearn.calibration import _TemperatureScaling
+
+    from skmax import TemperatureCalibrator
+
+    rows = []
+    for n, K in sizes:
+        for dtype in dtypes:
+            if n * K > max_cells:
+                rows.append((n, K, np.dtype(dtype).name, None))
+                continue
+            L, y = _scores(n, K, dtype)
+            r = 1 if n * K >= 5e7 else repeats
+            t_ours, cal = _best_of(lambda: TemperatureCalibrator(input="logits").fit(L, y), r)
+            t_sk, sk = _best_of(lambda: _TemperatureScaling().fit(L, y), r)
+            nll_o, nll_s = _nll(L, y, cal.beta_), _nll(L, y, float(sk.beta_))
+            rows.append((n, K, np.dtype(dtype).name, (t_ours, t_sk, nll_o, nll_s, cal.n_iter_)))
+            del L
+    return rows
+
+
+def ece_table(quick):
+    from sklearn.datasets import load_digits
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.model_selection import train_test_split
+
+    from skmax import TemperatureCalibratedClassifier
+    from skmax.metrics import expected_calibration_error
+
+    data = []
+    here = os.path.dirname(os.path.abspath(__file__))
+    letter = os.path.join(here, "..", "..", "shared", "data", "letter", "letter-recognition.data")
+    if os.path.exists(letter) and not quick:
+        raw = np.loadtxt(letter, delimiter=",", dtype=str)
+        data.append(("letter", raw[:, 1:].astype(float), raw[:, 0]))
+    X, y = load_digits(return_X_y=True)
+    data.append(("digits", X, y))
+    out = []
+    for name, X, y in data:
+        Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.3, random_state=0, stratify=y)
+        hgb = HistGradientBoostingClassifier(max_iter=30 if quick else 100, random_state=0)
+        p0 = hgb.fit(Xtr, ytr).predict_proba(Xte)
+        cal = TemperatureCalibratedClassifier(hgb, cv=3).fit(Xtr, ytr)
+        p1 = cal.predict_proba(Xte)
+        out.append((name, expected_calibration_error(yte, p0), expected_calibration_error(yte, p1),
+                    float(cal.temperatures_[0])))
+    return out
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="tiny smoke run")
+    ap.add_argument("--max-cells", type=float, default=1e8, help="skip n*K above this")
+    ap.add_argument("--repeats", type=int, default=3)
+    args = ap.parse_args(argv)
+    if args.quick:
+        sizes, repeats = [(2000, 10), (2000, 100)], 1
+    else:
+        sizes = [(n, K) for n in (10_000, 100_000, 1_000_000) for K in (10, 100, 1000)]
+        sizes.insert(5, (200_000, 100))
+        repeats = args.repeats
+    from skmax import _kernels
+
+    print(f"# {platform.node()} {platform.processor() or platform.machine()}, "
+          f"{os.cpu_count()} CPUs, OpenMP threads {_kernels.openmp_max_threads()}, "
+          f"{time.strftime('%Y-%m-%d')}")
+    print("| n | K | dtype | skmax fit (s) | sklearn fit (s) | ratio | skmax NLL | sklearn NLL | passes |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for n, K, dt, r in timing_table(sizes, (np.float64, np.float32), args.max_cells, repeats):
+            if r is None:
+                print(f"| {n} | {K} | {dt} | skipped (n*K > {args.max_cells:.0e}) | | | | | |")
+                continue
+            t_o, t_s, nll_o, nll_s, it = r
+            print(f"| {n} | {K} | {dt} | {t_o:.4f} | {t_s:.4f} | {t_o / t_s:.3f} | "
+                  f"{nll_o:.10f} | {nll_s:.10f} | {it} |")
+        print()
+        print("| dataset | ECE HGB | ECE HGB + temperature | T |")
+        print("|---|---|---|---|")
+        for name, e0, e1, T in ece_table(args.quick):
+            print(f"| {name} | {e0:.4f} | {e1:.4f} | {T:.3f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,801 @@
+"""Temperature scaling of classifier scores, and a calibrated-classifier wrapper.
+
+The calibrator learns one temperature ``T > 0`` such that ``softmax(scores / T)``
+minimises the (weighted) negative log-likelihood of the labels. The NLL is convex
+in ``beta = 1 / T``; it is minimised by a safeguarded Newton iteration on beta
+whose value, first and second derivative come from one pass of the Cython
+kernel ``skmax._kernels.temperature_nll`` over the ``n x K`` scores.
+"""
+
+import warnings
+from numbers import Integral
+
+import numpy as np
+import scipy.sparse as sp
+from joblib import Parallel, delayed
+from sklearn.base import (
+    BaseEstimator,
+    ClassifierMixin,
+    MetaEstimatorMixin,
+    TransformerMixin,
+    _fit_context,
+    clone,
+)
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import check_cv
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils import _safe_indexing, get_tags, indexable
+from sklearn.utils._param_validation import HasMethods, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import (
+    _check_feature_names_in,
+    _check_sample_weight,
+    check_array,
+    check_is_fitted,
+    column_or_1d,
+    has_fit_parameter,
+    validate_data,
+)
+
+from . import _kernels
+from ._loss import n_threads_from_n_jobs
+
+__all__ = ["TemperatureCalibrator", "TemperatureCalibratedClassifier"]
+
+#: Probabilities are mapped to log-probabilities as ``log(max(p, PROBA_FLOOR))``.
+PROBA_FLOOR = 1e-12
+
+#: The temperature is searched in ``[scale / TEMPERATURE_RANGE, scale * TEMPERATURE_RANGE]``
+#: where ``scale`` is the largest within-row spread ``max_k a_ik - min_k a_ik`` of
+#: the training scores (so the bounds follow the units of the scores).
+TEMPERATURE_RANGE = 1e6
+
+# Rows of the strided subset used to warm-start the Newton iteration on large inputs.
+_WARM_START_ROWS = 16384
+
+
+class TemperatureScalingWarning(UserWarning):
+    """The temperature fit hit a documented bound (separable, constant or tiny data)."""
+
+
+# ---------------------------------------------------------------------------
+# Score conversion
+# ---------------------------------------------------------------------------
+
+
+def _looks_like_probabilities(S):
+    """Non-negative entries, at most 1, rows summing to 1 (2-D, K >= 2)."""
+    if S.ndim != 2 or S.shape[1] < 2 or S.shape[0] == 0:
+        return False
+    if S.min() < 0 or S.max() > 1:
+        return False
+    tol = max(1e-6, 8 * S.shape[1] * np.finfo(S.dtype).eps)
+    return bool(np.all(np.abs(S.sum(axis=1, dtype=np.float64) - 1.0) <= tol))
+
+
+def _check_probabilities(S):
+    if S.min(initial=0.0) < 0:
+        raise ValueError(
+            "input='probabilities' but the scores contain negative values; "
+            "probabilities must lie in [0, 1]."
+        )
+    if S.max(initial=0.0) > 1:
+        raise ValueError(
+            "input='probabilities' but the scores contain values above 1; "
+            "probabilities must lie in [0, 1]."
+        )
+    if S.shape[1] >= 2:
+        tol = max(1e-6, 8 * S.shape[1] * np.finfo(S.dtype).eps)
+        err = np.abs(S.sum(axis=1, dtype=np.float64) - 1.0)
+        if S.shape[0] and err.max() > tol:
+            raise ValueError(
+                "input='probabilities' but the rows of the scores do not sum to 1 "
+                f"(largest deviation {err.max():.3g})."
+            )
+
+
+def _to_logits(S, kind, copy=True):
+    """C-contiguous logits of ``S`` (n x K, K >= 2), same dtype.
+
+    A new array unless ``copy=False`` and ``S`` already holds 2-D logits.
+
+    ``kind='logits'``: 2-D scores are used as they are; a single column ``s`` is
+    the positive class's logit and becomes ``(0, s)``.
+    ``kind='probabilities'``: ``log(max(p, PROBA_FLOOR))``; a single column is
+    ``p1`` and becomes ``(log(1 - p1), log(p1))`` (both floored).
+    """
+    dtype = S.dtype
+    if S.shape[1] == 1:
+        s = S[:, 0]
+        out = np.empty((S.shape[0], 2), dtype=dtype)
+        if kind == "probabilities":
+            out[:, 0] = 1.0 - s
+            out[:, 1] = s
+        else:
+            out[:, 0] = 0.0
+            out[:, 1] = s
+            return out
+    else:
+        if kind != "probabilities":
+            return np.array(S, dtype=dtype, order="C", copy=copy)
+        out = np.array(S, dtype=dtype, order="C", copy=True)
+    np.maximum(out, dtype.type(PROBA_FLOOR), out=out)
+    np.log(out, out=out)
+    return out
+
+
+# ---------------------------------------------------------------------------
+# The solver
+# ---------------------------------------------------------------------------
+
+
+def _fit_beta(
+    logits, y_enc, sw, n_threads, beta_lo, beta_hi, beta0=1.0, step_tol=1e-7, max_iter=200
+):
+    """Minimise ``F(beta) = sum_i sw_i l_i(beta)`` over ``[beta_lo, beta_hi]``.
+
+    Safeguarded Newton: the sign of ``F'`` keeps a bracket ``[lo, hi]`` around
+    the minimiser; a Newton step that leaves the bracket (or a zero curvature)
+    is replaced by a step of a factor 8 towards a still unexplored bound, or by
+    a bisection in log(beta) inside a known bracket. When the Newton step is
+    below ``step_tol * beta`` it is taken without a further pass (Newton's
+    quadratic convergence puts the result within ~``step_tol**2`` of the
+    minimiser, so F is within ~1e-14 relative of its minimum) and F there is the
+    quadratic model ``F + F' s + F'' s^2 / 2``.
+
+    Returns ``(beta, F, n_evaluations, at_bound)`` where ``at_bound`` is
+    ``'upper'``/``'lower'`` when the optimum lies on (or beyond) a bound.
+    """
+
+    def evaluate(b):
+        return _kernels.temperature_nll(logits, y_enc, sw, float(b), n_threads)
+
+    lo, hi = beta_lo, beta_hi
+    beta = min(max(beta0, lo), hi)
+    f, g, h = evaluate(beta)
+    n_eval = 1
+    best = (f, beta)
+    rtol = 1e-13
+    for _ in range(max_iter):
+        if g == 0.0:
+            break
+        if g < 0.0:
+            lo = beta
+            if beta >= beta_hi:
+                return beta_hi, f, n_eval, "upper"
+        else:
+            hi = beta
+            if beta <= beta_lo:
+                return beta_lo, f, n_eval, "lower"
+        if h > 0.0:
+            step = -g / h
+            if abs(step) <= step_tol * beta and lo < beta + step < hi:
+                f_model = f + step * (g + 0.5 * step * h)
+                if f_model <= f:
+                    beta, f = beta + step, f_model
+                break  # converged
+            new = beta + step
+        else:
+            new = np.nan
+        if not (lo < new < hi):
+            if g < 0.0 and hi == beta_hi:
+                new = min(8.0 * beta, beta_hi)  # expand towards the unexplored bound
+            elif g > 0.0 and lo == beta_lo:
+                new = max(beta / 8.0, beta_lo)
+            else:
+                new = np.sqrt(lo * hi)  # bisection in log(beta)
+        if hi <= lo * (1.0 + rtol):
+            break
+        beta = new
+        f, g, h = evaluate(beta)
+        n_eval += 1
+        if f < best[0]:
+            best = (f, beta)
+    if best[0] < f:  # never return a worse point than one already seen
+        f, beta = best
+    return beta, f, n_eval, None
+
+
+class TemperatureCalibrator(TransformerMixin, BaseEstimator):
+    """Temperature scaling of classifier scores.
+
+    Learns one temperature ``T > 0`` minimising the (weighted) negative
+    log-likelihood of ``softmax(scores / T)``; ``transform`` returns the
+    calibrated probabilities. The ranking of the classes in a row never changes,
+    so the predicted labels and the accuracy stay the same.
+
+    Parameters
+    ----------
+    input : {'auto', 'logits', 'probabilities'}, default='auto'
+        How to read the scores.
+
+        - ``'logits'``: unnormalised log-probabilities, e.g. ``decision_function``
+          output or network logits, shape ``(n_samples, n_classes)``. A 1-D
+          score (or a single column) is a binary problem: it is read as the
+          logit of the positive class ``classes_[1]``, ``p1 = sigmoid(s / T)``
+          (the negative class has logit 0).
+        - ``'probabilities'``: ``predict_proba`` output. They are mapped to
+          log-probabilities ``log(max(p, 1e-12))`` (the floor keeps exact zeros
+          finite) and then scaled. A 1-D input is ``p1``, the probability of
+          ``classes_[1]``.
+        - ``'auto'``: probabilities if the scores are 2-D with at least two
+          columns, every entry in ``[0, 1]`` and every row summing to 1 (up to
+          ``max(1e-6, 8 K eps)``), else logits; 1-D scores are always logits.
+          The decision is stored in ``input_kind_`` and reused by ``transform``.
+
+    classes : array-like of shape (n_classes,), default=None
+        The labels of the score columns, in column order. By default, the
+        distinct values of ``y`` if there are as many as score columns, else,
+        for integer labels in ``[0, n_columns)``, the column indices
+        ``0, ..., n_columns - 1`` (the labels then *are* column indices; useful
+        when a calibration set lacks a class).
+
+    Attributes
+    ----------
+    temperature_ : float
+        The fitted temperature ``T`` (``beta_ = 1 / T``).
+    beta_ : float
+        The inverse temperature.
+    nll_ : float
+        The weighted mean negative log-likelihood at ``temperature_``.
+    n_iter_ : int
+        Number of kernel passes over the scores (function + derivatives),
+        counting the warm-start passes on a subset of rows in full-pass units.
+    input_kind_ : {'logits', 'probabilities'}
+        How the scores were read.
+    classes_ : ndarray of shape (n_classes,)
+        Class labels of the output columns.
+    n_features_in_ : int
+        Number of score columns seen in ``fit`` (1 for a 1-D binary score).
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the score columns, if given as a DataFrame with string columns.
+
+    Notes
+    -----
+    ``beta = 1 / T`` is found by a safeguarded Newton iteration on the convex
+    NLL; each iteration is one OpenMP pass over the scores, in double precision
+    whatever the storage dtype (float32 scores are not upcast). The temperature
+    is confined to ``[s * 1e-6, s * 1e6]`` where ``s`` is the largest
+    within-row spread of the scores. When the optimum lies on a bound (e.g.
+    perfectly separable scores, where it runs to ``T -> 0``; scores carrying no
+    information or anti-correlated with the labels, ``T -> inf``), that bound is
+    returned with a :class:`TemperatureScalingWarning`; constant rows (``s = 0``)
+    give ``T = 1`` with a warning, and so does a single sample.
+
+    scikit-learn's ``CalibratedClassifierCV(method='temperature')`` reads a 1-D
+    binary score ``s`` as the logits ``(-s, s)``, so its temperature is twice
+    ours for the same calibrated probabilities; for 2-D scores the temperatures
+    agree.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skmax import TemperatureCalibrator
+    >>> rng = np.random.RandomState(0)
+    >>> y = rng.randint(0, 3, size=200)
+    >>> scores = 4.0 * np.eye(3)[y] + 3.0 * rng.randn(200, 3)   # noisy, overconfident
+    >>> cal = TemperatureCalibrator().fit(scores, y)
+    >>> cal.input_kind_
+    'logits'
+    >>> proba = cal.transform(scores)
+    >>> proba.shape
+    (200, 3)
+    >>> bool(np.allclose(proba.sum(axis=1), 1.0))
+    True
+    """
+
+    _parameter_constraints = {
+        "input": [StrOptions({"auto", "logits", "probabilities"})],
+        "classes": ["array-like", None],
+    }
+
+    def __init__(self, input="auto", classes=None):
+        self.input = input
+        self.classes = classes
+
+    # -- validation helpers -------------------------------------------------
+
+    def _validate_scores(self, scores, y=None, reset=True):
+        if not sp.issparse(scores) and not hasattr(scores, "columns"):
+            arr = np.asarray(scores)
+            if arr.ndim == 1 and arr.dtype.kind in "biuf":
+                if not reset and getattr(self, "n_features_in_", 1) != 1:
+                    raise ValueError(
+                        "Expected 2D array, got 1D array instead; this calibrator was "
+                        f"fitted on {self.n_features_in_} score columns. Reshape your "
+                        "data with array.reshape(1, -1) if it contains a single sample."
+                    )
+                scores = arr.reshape(-1, 1)
+        kwargs = dict(dtype=[np.float64, np.float32], order="C", reset=reset)
+        with np.errstate(over="ignore", invalid="ignore"):  # finiteness checks of huge scores
+            if reset:
+                return validate_data(self, scores, y, y_numeric=False, **kwargs)
+            return validate_data(self, scores, **kwargs)
+
+    def _resolve_classes(self, y, n_cols):
+        K = max(n_cols, 2)
+        labels = np.unique(y)
+        if self.classes is not None:
+            classes = np.asarray(self.classes)
+            if classes.ndim != 1 or len(classes) != K:
+                raise ValueError(
+                    f"classes has {np.size(classes)} entries but the scores describe "
+                    f"{K} classes ({n_cols} column(s))."
+                )
+            if len(np.unique(classes)) != K:
+                raise ValueError("classes must not contain duplicates.")
+            unknown = np.setdiff1d(labels, classes)
+            if unknown.size:
+                raise ValueError(f"y contains labels not in classes: {unknown.tolist()}")
+            return classes
+        if len(labels) == K:
+            return labels
+        if (
+            labels.dtype.kind in "iub"
+            or (labels.dtype.kind == "f" and np.all(labels == np.round(labels)))
+        ) and labels.min() >= 0 and labels.max() < K:
+            return np.arange(K, dtype=labels.dtype)
+        if n_cols == 1:
+            raise ValueError(
+                f"Scores with 1 feature(s) are a binary score but y has {len(labels)} "
+                "classes; pass 2-D scores with one column per class."
+            )
+        raise ValueError(
+            f"y has {len(labels)} distinct labels but the scores have {n_cols} "
+            "columns; pass classes= (the label of each score column), or integer "
+            "labels that index the columns."
+        )
+
+    # -- API ----------------------------------------------------------------
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, scores, y, sample_weight=None):
+        """Learn the temperature.
+
+        Parameters
+        ----------
+        scores : array-like of shape (n_samples, n_classes) or (n_samples,)
+            Logits, decision-function values or probabilities (see ``input``);
+            float32 stays float32.
+        y : array-like of shape (n_samples,)
+            Labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative sample weights.
+
+        Returns
+        -------
+        self : object
+            Fitted calibrator.
+        """
+        if y is None:
+            raise ValueError(
+                f"{self.__class__.__name__} requires y to be passed, but the target y is None."
+            )
+        S, y = self._validate_scores(scores, y, reset=True)
+        y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        n, n_cols = S.shape
+        kind = self.input
+        if kind == "auto":
+            kind = "probabilities" if _looks_like_probabilities(S) else "logits"
+        elif kind == "probabilities":
+            _check_probabilities(S)
+        self.input_kind_ = kind
+        classes = self._resolve_classes(y, n_cols)
+        self.classes_ = classes
+        y_enc = np.searchsorted(np.sort(classes), y)
+        order = np.argsort(classes)  # position in sorted -> column index
+        y_enc = order[y_enc].astype(np.int32)
+
+        sw = None
+        if sample_weight is not None:
+            sw = _check_sample_weight(sample_weight, S, dtype=np.float64, ensure_non_negative=True)
+        total_w = float(n) if sw is None else float(sw.sum())
+        if not total_w > 0:
+            raise ValueError("The sample weights sum to zero; there is nothing to fit.")
+
+        logits = _to_logits(S, kind, copy=False)  # read only below
+        # small inputs: one thread (an OpenMP team costs more than it saves there)
+        n_threads = n_threads_from_n_jobs(None) if n * logits.shape[1] >= 200_000 else 1
+        spread = np.empty(n, dtype=np.float64)
+        _kernels.row_spread(logits, spread, n_threads)
+        if sw is not None:
+            spread = spread[sw > 0]
+        scale = float(spread.max()) if spread.size else 0.0
+        if not np.isfinite(scale):
+            # float64 scores near +-DBL_MAX: a_k - max overflows; scale them (a power of
+            # two, exact) so that the spread is finite; T is scaled back below.
+            factor = 2.0**-8
+            logits = logits * factor
+            _kernels.row_spread(logits, spread if sw is None else np.empty(n), n_threads)
+            scale = float(np.max(spread)) if sw is None else scale * factor
+        else:
+            factor = 1.0
+
+        at_bound = None
+        if scale == 0.0 or n == 1:
+            beta = 1.0
+            f = _kernels.temperature_nll(logits, y_enc, sw, beta, n_threads)[0]
+            n_eval = 1
+            warnings.warn(
+                "Temperature scaling: "
+                + (
+                    "the scores are constant within every row, so the temperature "
+                    "has no effect; T = 1 is used."
+                    if scale == 0.0
+                    else "a single sample cannot determine a temperature; T = 1 is used."
+                ),
+                TemperatureScalingWarning,
+                stacklevel=2,
+            )
+        else:
+            beta_lo = 1.0 / (scale * TEMPERATURE_RANGE)
+            beta_hi = TEMPERATURE_RANGE / scale
+            beta0, n_eval0 = 1.0 / factor, 0
+            rows_w = slice(None) if sw is None else sw > 0
+            separable = bool(
+                np.all(logits[np.arange(n), y_enc][rows_w] >= logits.max(axis=1)[rows_w])
+            )
+            if separable:
+                # every label is a row maximum: the NLL decreases all the way to T -> 0
+                beta = beta_hi
+                f = _kernels.temperature_nll(logits, y_enc, sw, beta, n_threads)[0]
+                n_eval, at_bound = 1, "upper"
+            elif n >= 4 * _WARM_START_ROWS:
+                # warm start: the same Newton iteration on an evenly strided subset of
+                # rows (a small copy), so the full passes start near the optimum
+                rows = slice(None, None, n // _WARM_START_ROWS)
+                beta0, _, n_eval0, sub_bound = _fit_beta(
+                    np.ascontiguousarray(logits[rows]), np.ascontiguousarray(y_enc[rows]),
+                    None if sw is None else np.ascontiguousarray(sw[rows]),
+                    n_threads, beta_lo, beta_hi, beta0=beta0, step_tol=1e-3,
+                )
+            if not separable:
+                beta, f, n_eval, at_bound = _fit_beta(
+                    logits, y_enc, sw, n_threads, beta_lo, beta_hi, beta0=beta0
+                )
+                n_eval += n_eval0 / 4.0
+            if at_bound is None and f == 0.0:
+                # perfectly separable and already saturated: every larger beta is as good
+                beta, at_bound = beta_hi, "upper"
+            if at_bound is not None:
+                what = (
+                    "the scores separate the classes perfectly, the likelihood keeps "
+                    "growing as T -> 0"
+                    if at_bound == "upper"
+                    else "the scores carry no usable ranking information (the "
+                    "likelihood keeps growing as T -> inf)"
+                )
+                warnings.warn(
+                    f"Temperature scaling: {what}; T is set to its bound "
+                    f"{1.0 / beta * factor:.6g} (largest within-row score spread times "
+                    f"{'1e-6' if at_bound == 'upper' else '1e6'}).",
+                    TemperatureScalingWarning,
+                    stacklevel=2,
+                )
+        self.beta_ = float(beta / factor)
+        self.temperature_ = float(factor / beta)
+        self.nll_ = float(f / total_w)
+        self.n_iter_ = int(np.ceil(n_eval))
+        return self
+
+    def _logits(self, scores):
+        check_is_fitted(self)
+        S = self._validate_scores(scores, reset=False)
+        if self.input_kind_ == "probabilities":
+            _check_probabilities(S)
+        return _to_logits(S, self.input_kind_)
+
+    def transform(self, scores):
+        """Calibrated probabilities ``softmax(scores / T)``.
+
+        Parameters
+        ----------
+        scores : array-like of shape (n_samples, n_classes) or (n_samples,)
+            Scores of the same kind and width as in ``fit``.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Calibrated probabilities (two columns for a 1-D binary score), in
+            the dtype of ``scores``.
+        """
+        logits = self._logits(scores)
+        if logits.shape[0]:
+            _kernels.softmax(logits, self.beta_, False, n_threads_from_n_jobs(None))
+        return logits
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the output columns: ``'<classname>_<label>'`` per class.
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            Only checked against ``feature_names_in_``.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+        """
+        check_is_fitted(self)
+        _check_feature_names_in(self, input_features, generate_names=False)
+        prefix = self.__class__.__name__.lower()
+        return np.asarray([f"{prefix}_{c}" for c in self.classes_], dtype=object)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
+
+
+# ---------------------------------------------------------------------------
+# The wrapper
+# ---------------------------------------------------------------------------
+
+
+def _response_method(estimator, method):
+    if method == "auto":
+        return "decision_function" if hasattr(estimator, "decision_function") else "predict_proba"
+    return method
+
+
+def _scores(estimator, X, method):
+    return getattr(estimator, method)(X)
+
+
+def _fit_estimator(estimator, X, y, sample_weight, train=None):
+    if train is not None:
+        X = _safe_indexing(X, train)
+        y = _safe_indexing(y, train)
+        if sample_weight is not None:
+            sample_weight = _safe_indexing(sample_weight, train)
+    if sample_weight is not None:
+        return estimator.fit(X, y, sample_weight=sample_weight)
+    return estimator.fit(X, y)
+
+
+def _fit_fold(estimator, X, y, sample_weight, train, test, method, classes, calibrate):
+    est = _fit_estimator(clone(estimator), X, y, sample_weight, train)
+    if len(est.classes_) != len(classes):
+        raise ValueError(
+            "A training fold lacks a class (it has "
+            f"{len(est.classes_)} of {len(classes)} classes); use fewer folds or a "
+            "stratified splitter."
+        )
+    scores = _scores(est, _safe_indexing(X, test), method)
+    if not calibrate:
+        return None, scores
+    sw = None if sample_weight is None else _safe_indexing(sample_weight, test)
+    cal = _make_calibrator(method, est.classes_)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TemperatureScalingWarning)
+        cal.fit(scores, _safe_indexing(y, test), sample_weight=sw)
+    return (est, cal), None
+
+
+def _make_calibrator(method, classes):
+    kind = "probabilities" if method == "predict_proba" else "logits"
+    return TemperatureCalibrator(input=kind, classes=classes)
+
+
+class TemperatureCalibratedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
+    """Any classifier, with its probabilities calibrated by temperature scaling.
+
+    Parameters
+    ----------
+    estimator : classifier, default=None
+        The classifier to calibrate; ``None`` means ``LogisticRegression()``.
+        Wrap an already fitted model in :class:`sklearn.frozen.FrozenEstimator`
+        to calibrate it on the data given to ``fit`` (no cross-validation, it is
+        not refitted; ``cv`` and ``ensemble`` are then ignored).
+    cv : int, cross-validation generator or iterable, default=5
+        How the out-of-fold scores that the temperature is fitted on are made
+        (an int means :class:`~sklearn.model_selection.StratifiedKFold`).
+    method : {'auto', 'decision_function', 'predict_proba'}, default='auto'
+        Which scores of the estimator to calibrate; ``'auto'`` uses
+        ``decision_function`` when the estimator has it, else ``predict_proba``.
+    ensemble : bool, default=False
+        ``False``: the estimator is refitted on all the data and one temperature
+        is fitted on the out-of-fold scores. ``True``: one (estimator,
+        temperature) pair per fold, fitted on the training / test part of the
+        fold; ``predict_proba`` averages their calibrated probabilities.
+    n_jobs : int, default=None
+        Folds fitted in parallel (joblib); ``None`` means 1.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    estimators_ : list of fitted classifiers
+        One (``ensemble=False`` or a frozen estimator) or one per fold.
+    calibrators_ : list of :class:`TemperatureCalibrator`
+        The calibrator of each estimator.
+    temperatures_ : ndarray of shape (len(estimators_),)
+        The fitted temperatures.
+    method_ : str
+        The response method used.
+    n_features_in_ : int
+        Number of features seen in ``fit`` (when the estimator records it).
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Feature names seen in ``fit`` (when the estimator records them).
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.svm import LinearSVC
+    >>> from skmax import TemperatureCalibratedClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = TemperatureCalibratedClassifier(LinearSVC(), cv=3).fit(X, y)
+    >>> clf.predict_proba(X[:2]).shape
+    (2, 3)
+    >>> clf.method_
+    'decision_function'
+    """
+
+    _parameter_constraints = {
+        "estimator": [HasMethods(["fit"]), None],
+        "cv": ["cv_object"],
+        "method": [StrOptions({"auto", "decision_function", "predict_proba"})],
+        "ensemble": ["boolean"],
+        "n_jobs": [Integral, None],
+    }
+
+    def __init__(self, estimator=None, *, cv=5, method="auto", ensemble=False, n_jobs=None):
+        self.estimator = estimator
+        self.cv = cv
+        self.method = method
+        self.ensemble = ensemble
+        self.n_jobs = n_jobs
+
+    def _get_estimator(self):
+        return LogisticRegression() if self.estimator is None else self.estimator
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the estimator(s) and the temperature(s).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data, passed to the estimator as it is.
+        y : array-like of shape (n_samples,)
+            Labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Used by the estimator's ``fit`` (when it accepts weights) and by the
+            temperature fit.
+
+        Returns
+        -------
+        self : object
+            Fitted classifier.
+        """
+        from sklearn.frozen import FrozenEstimator
+
+        if y is None:
+            raise ValueError(
+                f"{self.__class__.__name__} requires y to be passed, but the target y is None."
+            )
+        X, y = indexable(X, y)
+        y = check_array(y, ensure_2d=False, dtype=None, input_name="y")
+        y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        estimator = self._get_estimator()
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, y, dtype=np.float64)
+            if not has_fit_parameter(estimator, "sample_weight"):
+                warnings.warn(
+                    f"{estimator.__class__.__name__} does not accept sample_weight; the "
+                    "weights are only used to fit the temperature.",
+                    UserWarning,
+                    stacklevel=2,
+                )
+                est_weight = None
+            else:
+                est_weight = sample_weight
+        else:
+            est_weight = None
+        le = LabelEncoder().fit(y)
+        classes = le.classes_
+        present = classes if sample_weight is None else np.unique(y[sample_weight > 0])
+        if len(present) < 2:
+            raise ValueError(
+                f"{self.__class__.__name__} needs samples of at least 2 classes with "
+                f"positive weight, but the data contains only one class: {present[:1].tolist()}"
+            )
+        self.classes_ = classes
+        self.method_ = method = _response_method(estimator, self.method)
+        n_samples = len(y)
+
+        if isinstance(estimator, FrozenEstimator):
+            scores = _scores(estimator, X, method)
+            cal = _make_calibrator(method, estimator.classes_)
+            cal.fit(scores, y, sample_weight=sample_weight)
+            self.estimators_, self.calibrators_ = [estimator], [cal]
+        else:
+            cv = check_cv(self.cv, y, classifier=True)
+            if isinstance(self.cv, Integral):
+                counts = np.bincount(le.transform(y))
+                if counts.min() < self.cv:
+                    raise ValueError(
+                        f"Requesting {self.cv}-fold cross-validation but provided fewer "
+                        f"than {self.cv} examples for at least one class."
+                    )
+            splits = list(cv.split(np.zeros(n_samples), y))
+            parallel = Parallel(n_jobs=self.n_jobs)
+            results = parallel(
+                delayed(_fit_fold)(
+                    estimator, X, y, est_weight, train, test, method, classes, self.ensemble
+                )
+                for train, test in splits
+            )
+            if self.ensemble:
+                self.estimators_ = [r[0][0] for r in results]
+                self.calibrators_ = [r[0][1] for r in results]
+            else:
+                test_idx = np.concatenate([test for _, test in splits])
+                scores = np.concatenate([r[1] for r in results], axis=0)
+                if len(np.unique(test_idx)) != len(test_idx):
+                    raise ValueError(
+                        "ensemble=False needs a cv whose test sets do not overlap."
+                    )
+                cal = _make_calibrator(method, classes)
+                cal.fit(
+                    scores,
+                    y[test_idx],
+                    sample_weight=None if sample_weight is None else sample_weight[test_idx],
+                )
+                est = _fit_estimator(clone(estimator), X, y, est_weight)
+                self.estimators_, self.calibrators_ = [est], [cal]
+        self.temperatures_ = np.array([c.temperature_ for c in self.calibrators_])
+        first = self.estimators_[0]
+        if hasattr(first, "n_features_in_"):
+            self.n_features_in_ = first.n_features_in_
+        if hasattr(first, "feature_names_in_"):
+            self.feature_names_in_ = first.feature_names_in_
+        return self
+
+    def predict_proba(self, X):
+        """Calibrated class probabilities.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input data.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Calibrated probabilities (averaged over the folds when ``ensemble=True``).
+        """
+        check_is_fitted(self, "calibrators_")
+        proba = None
+        for est, cal in zip(self.estimators_, self.calibrators_):
+            p = cal.transform(_scores(est, X, self.method_))
+            p = np.asarray(p, dtype=np.float64)
+            proba = p if proba is None else proba + p
+        return proba / len(self.estimators_)
+
+    def predict(self, X):
+        """Class with the highest calibrated probability.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input data.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            Predicted labels.
+        """
+        check_is_fitted(self, "calibrators_")
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        inner = get_tags(self._get_estimator())
+        tags.input_tags.sparse = inner.input_tags.sparse
+        tags.input_tags.allow_nan = inner.input_tags.allow_nan
+        tags.input_tags.pairwise = inner.input_tags.pairwise
+        return tags

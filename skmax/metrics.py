@@ -1,0 +1,236 @@
+"""Calibration metrics: expected and maximum calibration error.
+
+The multiclass Brier score is scikit-learn's
+:func:`sklearn.metrics.brier_score_loss` (multiclass since scikit-learn 1.7,
+with ``labels=`` and ``scale_by_half``); it is not duplicated here.
+"""
+
+from numbers import Integral
+
+import numpy as np
+from sklearn.utils import check_consistent_length, column_or_1d
+from sklearn.utils._param_validation import Interval, StrOptions, validate_params
+from sklearn.utils.validation import _check_sample_weight, check_array
+
+__all__ = ["expected_calibration_error", "maximum_calibration_error"]
+
+_PARAMS = {
+    "y_true": ["array-like"],
+    "y_prob": ["array-like"],
+    "n_bins": [Interval(Integral, 1, None, closed="left")],
+    "strategy": [StrOptions({"uniform", "quantile"})],
+    "kind": [StrOptions({"top-label", "classwise"})],
+    "sample_weight": ["array-like", None],
+    "labels": ["array-like", None],
+}
+
+
+def _check_inputs(y_true, y_prob, sample_weight, labels):
+    """Validated ``(y_true, P (n x K float64), weights, labels)``."""
+    y_true = column_or_1d(y_true)
+    P = check_array(y_prob, ensure_2d=False, dtype=[np.float64, np.float32])
+    if P.ndim == 1:
+        P = np.column_stack([1.0 - P, P])  # probability of labels[1]
+    elif P.ndim != 2:
+        raise ValueError(f"y_prob must be 1-D or 2-D, got shape {P.shape}.")
+    check_consistent_length(y_true, P)
+    if P.shape[0] == 0:
+        raise ValueError("y_true and y_prob are empty.")
+    if P.min() < 0 or P.max() > 1:
+        raise ValueError("y_prob contains values outside [0, 1].")
+    tol = np.sqrt(np.finfo(P.dtype).eps)
+    dev = np.abs(P.sum(axis=1, dtype=np.float64) - 1.0)
+    if dev.max() > tol:
+        raise ValueError(
+            f"The rows of y_prob must sum to 1 (largest deviation {dev.max():.3g})."
+        )
+    P = P.astype(np.float64, copy=False)
+    if labels is None:
+        labels = np.unique(y_true)
+    else:
+        labels = column_or_1d(labels)
+        if len(np.unique(labels)) != len(labels):
+            raise ValueError("labels must not contain duplicates.")
+        labels = np.sort(labels)
+    if len(labels) != P.shape[1]:
+        raise ValueError(
+            f"y_prob has {P.shape[1]} columns but there are {len(labels)} labels "
+            f"{labels.tolist()[:10]}; pass labels= (one per column, sorted) when y_true "
+            "does not contain every class."
+        )
+    unknown = np.setdiff1d(np.unique(y_true), labels)
+    if unknown.size:
+        raise ValueError(f"y_true contains labels not in labels: {unknown.tolist()[:10]}")
+    w = _check_sample_weight(sample_weight, P, dtype=np.float64, ensure_non_negative=True)
+    if not w.sum() > 0:
+        raise ValueError("The sample weights sum to zero.")
+    return y_true, P, w, labels
+
+
+def _bin_edges(conf, w, n_bins, strategy):
+    if strategy == "uniform":
+        return np.linspace(0.0, 1.0, n_bins + 1)
+    order = np.argsort(conf, kind="stable")
+    cw = np.cumsum(w[order])
+    qs = np.linspace(0.0, 1.0, n_bins + 1)[1:-1] * cw[-1]
+    inner = conf[order][np.minimum(np.searchsorted(cw, qs, side="left"), len(conf) - 1)]
+    return np.concatenate([[0.0], inner, [1.0]])
+
+
+def _bin_stats(conf, correct, w, n_bins, strategy):
+    """Per non-empty bin: (mean confidence, accuracy, total weight).
+
+    Bin ``b`` is ``(e_b, e_{b+1}]`` (the first one also holds confidence 0).
+    """
+    edges = _bin_edges(conf, w, n_bins, strategy)
+    idx = np.searchsorted(edges[1:-1], conf, side="left")
+    wsum = np.bincount(idx, weights=w, minlength=n_bins)
+    csum = np.bincount(idx, weights=w * conf, minlength=n_bins)
+    asum = np.bincount(idx, weights=w * correct, minlength=n_bins)
+    keep = wsum > 0
+    return csum[keep] / wsum[keep], asum[keep] / wsum[keep], wsum[keep]
+
+
+def _per_group(y_true, P, w, labels, n_bins, strategy, kind):
+    """List of (mean confidence, accuracy, weight) per bin, one entry per group."""
+    if kind == "top-label":
+        pred = np.argmax(P, axis=1)
+        conf = P[np.arange(len(P)), pred]
+        correct = (labels[pred] == y_true).astype(np.float64)
+        return [_bin_stats(conf, correct, w, n_bins, strategy)]
+    return [
+        _bin_stats(P[:, k], (y_true == c).astype(np.float64), w, n_bins, strategy)
+        for k, c in enumerate(labels)
+    ]
+
+
+def calibration_bins(
+    y_true, y_prob, *, n_bins=15, strategy="uniform", sample_weight=None, labels=None, pos_label=None
+):
+    """Reliability-diagram data: per non-empty bin, mean confidence, accuracy, weight.
+
+    Top-label (confidence = max probability, correct = argmax is the label)
+    unless ``pos_label`` names one class (its probability against "y is that
+    class"). Used by :class:`skmax.plotting.ReliabilityDisplay`.
+    """
+    y_true, P, w, labels = _check_inputs(y_true, y_prob, sample_weight, labels)
+    if pos_label is None:
+        return _per_group(y_true, P, w, labels, n_bins, strategy, "top-label")[0]
+    where = np.flatnonzero(labels == pos_label)
+    if where.size == 0:
+        raise ValueError(f"pos_label={pos_label!r} is not one of the labels {labels.tolist()}")
+    k = where[0]
+    return _bin_stats(P[:, k], (y_true == pos_label).astype(np.float64), w, n_bins, strategy)
+
+
+@validate_params(_PARAMS, prefer_skip_nested_validation=True)
+def expected_calibration_error(
+    y_true,
+    y_prob,
+    *,
+    n_bins=15,
+    strategy="uniform",
+    kind="top-label",
+    sample_weight=None,
+    labels=None,
+):
+    """Expected calibration error (ECE) of predicted probabilities.
+
+    ``ECE = sum_b (W_b / W) |acc_b - conf_b|`` over the bins ``b`` of the
+    confidences, with ``W_b`` the weight of the bin, ``conf_b`` the mean
+    confidence and ``acc_b`` the (weighted) frequency of being right in it.
+
+    - ``kind='top-label'``: the confidence of a sample is its largest
+      probability and it is right when the argmax is its label.
+    - ``kind='classwise'``: for every class ``k`` the one-vs-rest ECE of
+      ``p_k`` against ``y == k``; the result is their mean over classes.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        True labels.
+    y_prob : array-like of shape (n_samples, n_classes) or (n_samples,)
+        Probabilities, columns in the order of the sorted labels; rows must sum
+        to 1. A 1-D input is the probability of the second (positive) label.
+    n_bins : int, default=15
+        Number of bins.
+    strategy : {'uniform', 'quantile'}, default='uniform'
+        ``'uniform'``: equal-width bins ``(b/B, (b+1)/B]`` (the first also holds
+        0). ``'quantile'``: bins with edges at the (weighted) quantiles of the
+        confidences, holding about the same weight each.
+    kind : {'top-label', 'classwise'}, default='top-label'
+        See above.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Sample weights.
+    labels : array-like of shape (n_classes,), default=None
+        All the labels (the columns of ``y_prob`` are in their sorted order);
+        by default the labels found in ``y_true``.
+
+    Returns
+    -------
+    ece : float
+        In ``[0, 1]``; 0 means perfectly calibrated on these bins.
+
+    Examples
+    --------
+    >>> from skmax.metrics import expected_calibration_error
+    >>> y = [0, 1, 1, 0]
+    >>> p = [[0.9, 0.1], [0.2, 0.8], [0.4, 0.6], [0.3, 0.7]]
+    >>> round(expected_calibration_error(y, p, n_bins=5), 4)
+    0.25
+    """
+    y_true, P, w, labels = _check_inputs(y_true, y_prob, sample_weight, labels)
+    vals = []
+    for conf, acc, wb in _per_group(y_true, P, w, labels, n_bins, strategy, kind):
+        vals.append(float(np.sum(wb * np.abs(acc - conf)) / np.sum(wb)))
+    return float(np.mean(vals))
+
+
+@validate_params(_PARAMS, prefer_skip_nested_validation=True)
+def maximum_calibration_error(
+    y_true,
+    y_prob,
+    *,
+    n_bins=15,
+    strategy="uniform",
+    kind="top-label",
+    sample_weight=None,
+    labels=None,
+):
+    """Maximum calibration error (MCE): the largest ``|acc_b - conf_b|`` over non-empty bins.
+
+    Same bins and parameters as :func:`expected_calibration_error`; for
+    ``kind='classwise'`` the maximum is also taken over the classes.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        True labels.
+    y_prob : array-like of shape (n_samples, n_classes) or (n_samples,)
+        Probabilities (see :func:`expected_calibration_error`).
+    n_bins : int, default=15
+        Number of bins.
+    strategy : {'uniform', 'quantile'}, default='uniform'
+        Binning strategy.
+    kind : {'top-label', 'classwise'}, default='top-label'
+        Top-label or one-vs-rest per class.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Sample weights.
+    labels : array-like of shape (n_classes,), default=None
+        All the labels.
+
+    Returns
+    -------
+    mce : float
+
+    Examples
+    --------
+    >>> from skmax.metrics import maximum_calibration_error
+    >>> y = [0, 1, 1, 0]
+    >>> p = [[0.9, 0.1], [0.2, 0.8], [0.4, 0.6], [0.3, 0.7]]
+    >>> round(maximum_calibration_error(y, p, n_bins=5), 4)
+    0.4
+    """
+    y_true, P, w, labels = _check_inputs(y_true, y_prob, sample_weight, labels)
+    groups = _per_group(y_true, P, w, labels, n_bins, strategy, kind)
+    return float(max(np.max(np.abs(acc - conf)) for conf, acc, _ in groups))
