@@ -6,14 +6,24 @@ from numbers import Integral, Real
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+import warnings
+
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.class_weight import compute_class_weight
-from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.multiclass import _check_partial_fit_first_call, check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from ._loss import SoftmaxLoss, n_threads_from_n_jobs
 from ._objective import SoftmaxObjective
+from ._sampling import SAMPLERS, CandidateSampler
+from ._sgd import StochasticSolver
 from ._solvers import FULL_BATCH_SOLVERS
+
+STOCHASTIC_SOLVERS = ("sgd", "adam")
 
 # Rows of logits computed at once at prediction time: bounds memory to
 # about _PREDICT_CHUNK_BYTES for any number of classes.
@@ -135,13 +145,23 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         "focal_gamma": [Interval(Real, 0, None, closed="left")],
         "class_weight": [dict, StrOptions({"balanced"}), None],
         "fit_intercept": ["boolean"],
-        "solver": [StrOptions(set(FULL_BATCH_SOLVERS))],
+        "solver": [StrOptions(set(FULL_BATCH_SOLVERS) | set(STOCHASTIC_SOLVERS))],
         "tol": [Interval(Real, 0, None, closed="left")],
         "max_iter": [Interval(Integral, 0, None, closed="left")],
         "warm_start": ["boolean"],
         "n_jobs": [Integral, None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
+        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "shuffle": ["boolean"],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_sampled": [Interval(Integral, 1, None, closed="left"), None],
+        "sampler": [StrOptions(set(SAMPLERS))],
+        "sampler_power": [Interval(Real, 0, None, closed="left")],
+        "remove_accidental_hits": ["boolean"],
     }
 
     def __init__(
@@ -159,6 +179,16 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         n_jobs=None,
         random_state=None,
         verbose=0,
+        batch_size="auto",
+        learning_rate_init=0.001,
+        shuffle=True,
+        n_iter_no_change=10,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_sampled=None,
+        sampler="unigram",
+        sampler_power=0.75,
+        remove_accidental_hits=True,
     ):
         self.C = C
         self.temperature = temperature
@@ -173,6 +203,16 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.shuffle = shuffle
+        self.n_iter_no_change = n_iter_no_change
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_sampled = n_sampled
+        self.sampler = sampler
+        self.sampler_power = sampler_power
+        self.remove_accidental_hits = remove_accidental_hits
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -185,6 +225,12 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(
                 "solver='newton-cg' needs a convex objective, but focal_gamma="
                 f"{self.focal_gamma} > 0 makes it non-convex; use solver='lbfgs'."
+            )
+        if self.n_sampled is not None and self.solver not in STOCHASTIC_SOLVERS:
+            raise ValueError(
+                f"n_sampled={self.n_sampled} (sampled softmax) needs a minibatch solver, "
+                f"solver='sgd' or solver='adam', not solver={self.solver!r}; use "
+                "n_sampled=None for the full-batch solvers."
             )
 
     def _validate_fit_data(self, X, y, sample_weight):
@@ -266,7 +312,12 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
             raise
         if previous_classes is not None and not np.array_equal(previous_classes, classes):
             self.__dict__.pop("coef_", None)        # warm start only with the same classes
+        if previous_classes is not None and not np.array_equal(previous_classes, classes):
+            self.__dict__.pop("_stochastic", None)
         self.classes_ = classes
+        if self.solver in STOCHASTIC_SOLVERS:
+            return self._fit_stochastic(X, y_enc, sw)
+        self.__dict__.pop("_stochastic", None)
         n_threads = n_threads_from_n_jobs(self.n_jobs)
         n_rows = len(classes)
         coef0 = self._initial_coef(n_rows, X.shape[1], X.dtype)
@@ -286,6 +337,247 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         if b is None:
             b = np.zeros(n_rows)
         self._set_coef(W, b, X.dtype)
+        return self
+
+    # -- minibatch solvers ------------------------------------------------
+    def _batch_size(self, n_samples):
+        if self.batch_size == "auto":
+            return max(1, min(200, n_samples))
+        return max(1, min(int(self.batch_size), n_samples))
+
+    def _sampler(self, counts):
+        if self.n_sampled is None:
+            return None
+        return CandidateSampler(self.sampler, counts, self.sampler_power)
+
+    def _configure_solver(self, solver, counts):
+        """Copy the current hyper-parameters into ``solver`` (they may change
+        between ``partial_fit`` calls through ``set_params``)."""
+        K = solver.n_classes
+        solver.loss = self._training_loss(n_threads_from_n_jobs(self.n_jobs))
+        solver.learning_rate = float(self.learning_rate_init)
+        solver.n_sampled = (
+            None if self.n_sampled is None or self.n_sampled >= K - 1 else int(self.n_sampled)
+        )
+        solver.sampler = self._sampler(counts)
+        solver.remove_accidental_hits = bool(self.remove_accidental_hits)
+
+    def _new_solver(self, X, W0, b0, counts, seeds):
+        solver = StochasticSolver(
+            self.solver, W0, b0, X.dtype, self._training_loss(1), self.learning_rate_init,
+            self.fit_intercept, self.n_sampled, None, self.remove_accidental_hits, seeds,
+        )
+        solver.counts = np.array(counts, dtype=np.float64)
+        self._configure_solver(solver, solver.counts)
+        return solver
+
+    def _start_coef(self, n_rows, n_features):
+        """Initial ``(W, b)``: the previous minibatch state (warm start with the
+        same shapes), else :meth:`_initial_coef`."""
+        state = getattr(self, "_stochastic", None)
+        if (self.warm_start and state is not None
+                and state.V.shape == (n_rows, n_features)):
+            return state.coef()
+        coef = self._initial_coef(n_rows, n_features, None)
+        W = coef[: n_rows * n_features].reshape(n_rows, n_features)
+        b = coef[n_rows * n_features:] if self.fit_intercept else np.zeros(n_rows)
+        return W, b
+
+    def _init_curves(self, early):
+        self.loss_curve_ = []
+        self.best_loss_ = None if early else np.inf
+        self.validation_scores_ = [] if early else None
+        self.best_validation_score_ = -np.inf if early else None
+        self._no_improvement_count = 0
+        self.n_iter_ = 0
+        self.t_ = 0
+
+    def _epochs(self, solver, X, y, sw, n_epochs, validation=None, incremental=False):
+        """Run up to ``n_epochs`` epochs with MLPClassifier's stopping rule."""
+        S = float(sw.sum())
+        lam = 0.0 if np.isinf(self.C) else 1.0 / (self.C * S)
+        batch_size = self._batch_size(X.shape[0])
+        best = None
+        for _ in range(n_epochs):
+            total = solver.epoch(X, y, sw, batch_size, self.shuffle, lam)
+            loss = total / S + lam * solver.penalty()
+            self.n_iter_ += 1
+            self.t_ += X.shape[0]
+            self.loss_curve_.append(loss)
+            if self.verbose:
+                print(f"Iteration {self.n_iter_}, loss = {loss:.8f}")
+            if validation is not None:
+                X_val, y_val, sw_val = validation
+                pred = solver.predict_index(X_val)
+                score = float(np.sum(sw_val * (pred == y_val)) / np.sum(sw_val))
+                self.validation_scores_.append(score)
+                if score < self.best_validation_score_ + self.tol:
+                    self._no_improvement_count += 1
+                else:
+                    self._no_improvement_count = 0
+                if score > self.best_validation_score_:
+                    self.best_validation_score_ = score
+                    best = solver.coef()
+            else:
+                if loss > self.best_loss_ - self.tol:
+                    self._no_improvement_count += 1
+                else:
+                    self._no_improvement_count = 0
+                self.best_loss_ = min(self.best_loss_, loss)
+            if incremental:
+                break
+            if self._no_improvement_count > self.n_iter_no_change:
+                what = "Validation score" if validation is not None else "Training loss"
+                if self.verbose:
+                    print(f"{what} did not improve more than tol={self.tol} for "
+                          f"{self.n_iter_no_change} consecutive epochs. Stopping.")
+                break
+        else:
+            if not incremental and n_epochs > 0:
+                warnings.warn(
+                    f"Stochastic optimizer: maximum iterations ({self.max_iter}) reached "
+                    "and the optimization hasn't converged yet.",
+                    ConvergenceWarning,
+                    stacklevel=3,
+                )
+        if best is not None:
+            solver.V, solver.b, solver.alpha = best[0].astype(solver.dtype), best[1], 1.0
+
+    def _fit_stochastic(self, X, y, sw):
+        n_rows, n_features = len(self.classes_), X.shape[1]
+        if sp.issparse(X):
+            X = X.tocsr()
+        rs = check_random_state(self.random_state)
+        seeds = rs.randint(np.iinfo(np.int32).max, size=2)
+        validation = None
+        if self.early_stopping:
+            stratify = y if np.bincount(y).min() >= 2 else None
+            X, X_val, y, y_val, sw, sw_val = train_test_split(
+                X, y, sw, test_size=self.validation_fraction, random_state=rs,
+                stratify=stratify,
+            )
+            if X.shape[0] < 1 or X_val.shape[0] < 1 or not sw.sum() > 0 or not sw_val.sum() > 0:
+                raise ValueError(
+                    f"validation_fraction={self.validation_fraction} leaves no training or "
+                    "no validation samples with positive weight; use more data or "
+                    "early_stopping=False."
+                )
+            validation = (X_val, y_val, sw_val)
+        W0, b0 = self._start_coef(n_rows, n_features)
+        counts = np.bincount(y, weights=sw, minlength=n_rows)
+        solver = self._new_solver(X, W0, b0, counts, seeds)
+        self._init_curves(self.early_stopping)
+        self._epochs(solver, X, y, sw, self.max_iter, validation)
+        self._stochastic = solver
+        W, b = solver.coef()
+        self._set_coef(W, b, X.dtype)
+        return self
+
+    def _check_stochastic(self):
+        if self.solver not in STOCHASTIC_SOLVERS:
+            raise AttributeError(
+                f"partial_fit is only available for the minibatch solvers "
+                f"{STOCHASTIC_SOLVERS}, not for solver={self.solver!r}."
+            )
+        return True
+
+    @available_if(_check_stochastic)
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """Run one epoch of the minibatch solver over a chunk of data.
+
+        Each call makes one pass over ``(X, y)`` in batches of ``batch_size``
+        (shuffled within the chunk if ``shuffle``), continuing the optimiser
+        state (moments, step count, random streams) of the previous calls.
+        The penalty of each call is scaled by the chunk's total weight
+        ``S_chunk``: a call minimises the objective of its chunk, exactly as
+        one epoch of :meth:`fit` on that chunk would. To target the objective
+        of the concatenated data ``S_total``, use ``C * S_total / S_chunk``.
+        With ``n_sampled``, the 'unigram' and 'log_uniform' samplers use the
+        class counts of all chunks seen so far. ``early_stopping`` and
+        ``max_iter`` are ignored.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data.
+        y : array-like of shape (n_samples,)
+            Target labels, all in ``classes``.
+        classes : array-like of shape (n_classes,), default=None
+            All the classes that can appear in any call; required on the first
+            call and ignored afterwards (it must then match ``classes_``).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative per-sample weights, multiplied by the class weights.
+
+        Returns
+        -------
+        self : object
+            The estimator.
+        """
+        self._check_solver_options()
+        previous_state = self.__dict__.copy()
+        try:
+            if self.class_weight == "balanced":
+                raise ValueError(
+                    "class_weight='balanced' is not supported for partial_fit: the class "
+                    "frequencies of the whole data are unknown. Pass a dict computed with "
+                    "sklearn.utils.class_weight.compute_class_weight('balanced', "
+                    "classes=classes, y=y) instead."
+                )
+            first = _check_partial_fit_first_call(self, classes)
+            if first and len(self.classes_) < 2:
+                raise ValueError(
+                    f"classes must contain at least 2 classes, got {self.classes_!r}."
+                )
+            state = getattr(self, "_stochastic", None)
+            new_state = first or state is None
+            X, y = validate_data(
+                self, X, y, accept_sparse=["csr", "csc"], dtype=[np.float64, np.float32],
+                order="C", reset=first,
+            )
+            check_classification_targets(y)
+            unknown = ~np.isin(y, self.classes_)
+            if unknown.any():
+                raise ValueError(
+                    f"y contains labels that are not in classes: {np.unique(y[unknown])!r}; "
+                    f"classes={self.classes_!r}."
+                )
+            y_enc = np.searchsorted(self.classes_, y).astype(np.int32)
+            sw = _check_sample_weight(sample_weight, X, dtype=np.float64,
+                                      ensure_non_negative=True)
+            if self.class_weight is not None:
+                cw = compute_class_weight(self.class_weight, classes=self.classes_, y=y)
+                sw = sw * cw[y_enc]
+            if not sw.sum() > 0:
+                raise ValueError("The sample weights (times class weights) sum to zero.")
+        except Exception:
+            self.__dict__ = previous_state   # bad input changes nothing
+            raise
+        n_rows, n_features = len(self.classes_), X.shape[1]
+        if sp.issparse(X):
+            X = X.tocsr()
+        counts = np.bincount(y_enc, weights=sw, minlength=n_rows)
+        if new_state:
+            if first:
+                W0, b0 = np.zeros((n_rows, n_features)), np.zeros(n_rows)
+            else:   # continue from a full-batch fit
+                W0 = np.asarray(self.coef_, dtype=np.float64)
+                b0 = np.asarray(self.intercept_, dtype=np.float64)
+                if n_rows == 2 and W0.shape[0] == 1:   # binary: w_1 - w_0, w_0 = -w_1
+                    W0, b0 = np.vstack([-W0 / 2, W0 / 2]), np.array([-b0[0] / 2, b0[0] / 2])
+            seeds = check_random_state(self.random_state).randint(
+                np.iinfo(np.int32).max, size=2)
+            state = self._new_solver(X, W0, b0, counts, seeds)
+            self._init_curves(False)
+        else:
+            if X.dtype != state.dtype:
+                X = X.astype(state.dtype)
+            state.counts = state.counts + counts
+            self._configure_solver(state, state.counts)
+        self._stochastic = state
+        self._epochs(state, X, y_enc, sw, 1, incremental=True)
+        W, b = state.coef()
+        self._set_coef(W, b, state.dtype)
         return self
 
     # -- prediction -------------------------------------------------------
