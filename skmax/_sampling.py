@@ -8,8 +8,8 @@ expected count, divided by the observed count of the drawn candidate (a class
 drawn ``c`` times is kept once, as ``c`` identical columns would be), from the
 temperature-scaled candidate logits (the logQ correction).
 
-Proposals (``counts`` are the class totals of the training weights
-``s_i = sample_weight_i * class_weight[y_i]``):
+Proposals (``counts`` are the class totals of the training ``sample_weight``;
+class weights reweight the loss, not the data distribution, and are left out):
 
 ``'uniform'``
     ``Q_k = 1 / K``.

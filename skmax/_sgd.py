@@ -80,7 +80,9 @@ class StochasticSolver:
     loss : SoftmaxLoss (temperature, smoothing, focal, threads)
     learning_rate : float
     fit_intercept : bool
-    n_sampled : int or None; None or ``>= K - 1``: the full softmax
+    n_sampled : int or None; None: the full softmax; ``>= K - 1``: the sampled
+        kernel with every class as a candidate and no correction (the full
+        softmax, through the sampled code path)
     sampler : CandidateSampler or None
     remove_accidental_hits : bool
     seeds : two ints, for the shuffling and the candidate streams
@@ -96,8 +98,7 @@ class StochasticSolver:
         self.loss = loss
         self.learning_rate = float(learning_rate)
         self.fit_intercept = fit_intercept
-        K = self.V.shape[0]
-        self.n_sampled = None if n_sampled is None or n_sampled >= K - 1 else int(n_sampled)
+        self.n_sampled = None if n_sampled is None else int(n_sampled)
         self.sampler = sampler
         self.remove_accidental_hits = bool(remove_accidental_hits)
         self.shuffle_rng = np.random.default_rng(seeds[0])
@@ -149,7 +150,10 @@ class StochasticSolver:
             Wsub = _take(self.V, None, F)
             bsub = self.b
         else:
-            cand, log_q = self.sampler.draw(self.n_sampled, self.sample_rng)
+            if self.n_sampled >= self.n_classes - 1:
+                cand, log_q = np.arange(self.n_classes), np.zeros(self.n_classes)
+            else:
+                cand, log_q = self.sampler.draw(self.n_sampled, self.sample_rng)
             rows = np.union1d(yb, cand)
             true_col = np.searchsorted(rows, yb).astype(np.int32)
             cand_col = np.searchsorted(rows, cand).astype(np.int32)

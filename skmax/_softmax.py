@@ -316,7 +316,8 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
             self.__dict__.pop("_stochastic", None)
         self.classes_ = classes
         if self.solver in STOCHASTIC_SOLVERS:
-            return self._fit_stochastic(X, y_enc, sw)
+            data_sw = _check_sample_weight(sample_weight, X, dtype=np.float64)
+            return self._fit_stochastic(X, y_enc, sw, data_sw)
         self.__dict__.pop("_stochastic", None)
         n_threads = n_threads_from_n_jobs(self.n_jobs)
         n_rows = len(classes)
@@ -353,12 +354,9 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
     def _configure_solver(self, solver, counts):
         """Copy the current hyper-parameters into ``solver`` (they may change
         between ``partial_fit`` calls through ``set_params``)."""
-        K = solver.n_classes
         solver.loss = self._training_loss(n_threads_from_n_jobs(self.n_jobs))
         solver.learning_rate = float(self.learning_rate_init)
-        solver.n_sampled = (
-            None if self.n_sampled is None or self.n_sampled >= K - 1 else int(self.n_sampled)
-        )
+        solver.n_sampled = self.n_sampled
         solver.sampler = self._sampler(counts)
         solver.remove_accidental_hits = bool(self.remove_accidental_hits)
 
@@ -443,7 +441,7 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         if best is not None:
             solver.V, solver.b, solver.alpha = best[0].astype(solver.dtype), best[1], 1.0
 
-    def _fit_stochastic(self, X, y, sw):
+    def _fit_stochastic(self, X, y, sw, data_sw):
         n_rows, n_features = len(self.classes_), X.shape[1]
         if sp.issparse(X):
             X = X.tocsr()
@@ -452,8 +450,8 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         validation = None
         if self.early_stopping:
             stratify = y if np.bincount(y).min() >= 2 else None
-            X, X_val, y, y_val, sw, sw_val = train_test_split(
-                X, y, sw, test_size=self.validation_fraction, random_state=rs,
+            X, X_val, y, y_val, sw, sw_val, data_sw, _ = train_test_split(
+                X, y, sw, data_sw, test_size=self.validation_fraction, random_state=rs,
                 stratify=stratify,
             )
             if X.shape[0] < 1 or X_val.shape[0] < 1 or not sw.sum() > 0 or not sw_val.sum() > 0:
@@ -464,7 +462,8 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
                 )
             validation = (X_val, y_val, sw_val)
         W0, b0 = self._start_coef(n_rows, n_features)
-        counts = np.bincount(y, weights=sw, minlength=n_rows)
+        # sampler frequencies: sample weights, not class weights (a loss reweighting)
+        counts = np.bincount(y, weights=data_sw, minlength=n_rows)
         solver = self._new_solver(X, W0, b0, counts, seeds)
         self._init_curves(self.early_stopping)
         self._epochs(solver, X, y, sw, self.max_iter, validation)
@@ -545,6 +544,7 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
             y_enc = np.searchsorted(self.classes_, y).astype(np.int32)
             sw = _check_sample_weight(sample_weight, X, dtype=np.float64,
                                       ensure_non_negative=True)
+            data_sw = sw
             if self.class_weight is not None:
                 cw = compute_class_weight(self.class_weight, classes=self.classes_, y=y)
                 sw = sw * cw[y_enc]
@@ -556,7 +556,7 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         n_rows, n_features = len(self.classes_), X.shape[1]
         if sp.issparse(X):
             X = X.tocsr()
-        counts = np.bincount(y_enc, weights=sw, minlength=n_rows)
+        counts = np.bincount(y_enc, weights=data_sw, minlength=n_rows)
         if new_state:
             if first:
                 W0, b0 = np.zeros((n_rows, n_features)), np.zeros(n_rows)
