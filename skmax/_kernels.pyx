@@ -421,3 +421,77 @@ def sampled_loss_gradient(
         free(row)
         free(buf)
     return total
+
+
+# Block updates of the parameters touched by a sparse batch: rows ``rows`` of
+# ``W`` (classes) and columns ``cols`` (features). Block values are passed
+# transposed, ``(len(cols), len(rows))``, the layout of ``X_batch.T @ G``.
+# Indices within ``rows`` and within ``cols`` must be distinct.
+
+def gather_block_t(
+    const floating[:, ::1] A,       # IN: (K, d)
+    const Py_ssize_t[::1] rows,     # IN: row indices
+    const Py_ssize_t[::1] cols,     # IN: column indices
+    floating[:, ::1] out,           # OUT: (len(cols), len(rows)), out[c, r] = A[rows[r], cols[c]]
+    int n_threads=1,
+):
+    cdef Py_ssize_t r, c, i, R = rows.shape[0], F = cols.shape[0]
+    if out.shape[0] != F or out.shape[1] != R:
+        raise ValueError("out must have shape (len(cols), len(rows))")
+    with nogil:
+        for r in prange(R, schedule="static", num_threads=n_threads):
+            i = rows[r]
+            for c in range(F):
+                out[c, r] = A[i, cols[c]]
+
+
+def adam_block_t(
+    floating[:, ::1] W,             # IN/OUT: parameters (K, d)
+    floating[:, ::1] m,             # IN/OUT: first moments (K, d)
+    floating[:, ::1] v,             # IN/OUT: second moments (K, d)
+    const Py_ssize_t[::1] rows,     # IN: distinct row indices
+    const Py_ssize_t[::1] cols,     # IN: distinct column indices
+    const floating[:, ::1] gt,      # IN: loss gradient of the block, transposed (len(cols), len(rows))
+    double lam,                     # L2 penalty: the gradient gets + lam * W
+    double lr,                      # step size (bias corrections included)
+    double beta1,
+    double beta2,
+    double eps,
+    int n_threads=1,
+):
+    """Lazy Adam step on the block ``W[rows][:, cols]``, in place."""
+    cdef Py_ssize_t r, c, i, j, R = rows.shape[0], F = cols.shape[0]
+    cdef double g, w, mm, vv
+    if gt.shape[0] != F or gt.shape[1] != R:
+        raise ValueError("gt must have shape (len(cols), len(rows))")
+    with nogil:
+        for r in prange(R, schedule="static", num_threads=n_threads):
+            i = rows[r]
+            for c in range(F):
+                j = cols[c]
+                w = W[i, j]
+                g = gt[c, r] + lam * w
+                mm = beta1 * m[i, j] + (1.0 - beta1) * g
+                vv = beta2 * v[i, j] + (1.0 - beta2) * g * g
+                m[i, j] = <floating> mm
+                v[i, j] = <floating> vv
+                W[i, j] = <floating> (w - lr * mm / (vv ** 0.5 + eps))
+
+
+def axpy_block_t(
+    floating[:, ::1] W,             # IN/OUT: (K, d)
+    const Py_ssize_t[::1] rows,     # IN: distinct row indices
+    const Py_ssize_t[::1] cols,     # IN: distinct column indices
+    const floating[:, ::1] gt,      # IN: block values, transposed (len(cols), len(rows))
+    double scale,
+    int n_threads=1,
+):
+    """``W[rows[r], cols[c]] += scale * gt[c, r]`` in place."""
+    cdef Py_ssize_t r, c, i, R = rows.shape[0], F = cols.shape[0]
+    if gt.shape[0] != F or gt.shape[1] != R:
+        raise ValueError("gt must have shape (len(cols), len(rows))")
+    with nogil:
+        for r in prange(R, schedule="static", num_threads=n_threads):
+            i = rows[r]
+            for c in range(F):
+                W[i, cols[c]] = <floating> (W[i, cols[c]] + scale * gt[c, r])

@@ -92,7 +92,7 @@ class StochasticSolver:
                  n_sampled, sampler, remove_accidental_hits, seeds):
         self.solver = solver
         self.dtype = np.dtype(dtype)
-        self.V = np.array(W, dtype=self.dtype, order="C")
+        self.V = np.array(W, dtype=self.dtype, order="C")    # a copy
         self.b = np.array(b, dtype=self.dtype)
         self.alpha = 1.0                 # W = alpha * V ('sgd' lazy shrinkage)
         self.loss = loss
@@ -105,8 +105,8 @@ class StochasticSolver:
         self.sample_rng = np.random.default_rng(seeds[1])
         self.t = 0                       # optimiser steps
         if solver == "adam":
-            self.mW = np.zeros_like(self.V)
-            self.vW = np.zeros_like(self.V)
+            self.mW = np.zeros(self.V.shape, dtype=self.dtype)
+            self.vW = np.zeros(self.V.shape, dtype=self.dtype)
             self.mb = np.zeros_like(self.b)
             self.vb = np.zeros_like(self.b)
 
@@ -115,8 +115,10 @@ class StochasticSolver:
     def n_classes(self):
         return self.V.shape[0]
 
-    def coef(self):
-        """Current ``(W, b)`` (fresh arrays)."""
+    def coef(self, copy=True):
+        """Current ``(W, b)``; without ``copy`` ``W`` may be the state's array."""
+        if self.alpha == 1.0 and not copy:
+            return self.V, self.b.copy()
         return self.alpha * self.V, self.b.copy()
 
     def _normalise_scale(self):
@@ -145,10 +147,9 @@ class StochasticSolver:
             return 0.0
         F, Xc = self._touched_features(Xb)
         sw_n = swb / S_B
+        nt = self.loss.n_threads
         if self.n_sampled is None:
             rows = None
-            Wsub = _take(self.V, None, F)
-            bsub = self.b
         else:
             if self.n_sampled >= self.n_classes - 1:
                 cand, log_q = np.arange(self.n_classes), np.zeros(self.n_classes)
@@ -157,63 +158,78 @@ class StochasticSolver:
             rows = np.union1d(yb, cand)
             true_col = np.searchsorted(rows, yb).astype(np.int32)
             cand_col = np.searchsorted(rows, cand).astype(np.int32)
-            Wsub = _take(self.V, rows, F)
-            bsub = self.b[rows]
-        if sp.issparse(Xc):
-            G = np.ascontiguousarray((Xc @ Wsub.T), dtype=self.dtype)
+        if F is not None:   # sparse batch: gather the touched block, transposed
+            rows_idx = np.arange(self.n_classes) if rows is None else rows.astype(np.intp)
+            WT = np.empty((F.shape[0], rows_idx.shape[0]), dtype=self.dtype)
+            _kernels.gather_block_t(self.V, rows_idx, F.astype(np.intp), WT, nt)
+            G = np.ascontiguousarray(Xc @ WT, dtype=self.dtype)
+        elif rows is None:
+            G = np.asarray(Xc @ self.V.T, dtype=self.dtype, order="C")
         else:
-            G = np.matmul(Xc, Wsub.T)
+            G = np.asarray(Xc @ self.V[rows].T, dtype=self.dtype, order="C")
         if self.alpha != 1.0:
             G *= self.dtype.type(self.alpha)
         if self.fit_intercept:
-            G += bsub
+            G += self.b if rows is None else self.b[rows]
         if self.n_sampled is None:
             value = self.loss.loss_gradient(G, yb, sw_n)
         else:
             value = _kernels.sampled_loss_gradient(
                 G, true_col, cand_col, log_q, sw_n, 1.0 / self.loss.temperature,
                 self.loss.label_smoothing, self.loss.focal_gamma,
-                self.remove_accidental_hits, self.loss.n_threads,
+                self.remove_accidental_hits, nt,
             )
-        gW = (Xc.T @ G).T if sp.issparse(Xc) else G.T @ Xc
-        gW = np.asarray(gW, dtype=self.dtype)
         gb = G.sum(axis=0) if self.fit_intercept else None
         self.t += 1
-        if self.solver == "sgd":
-            self._sgd_update(rows, F, gW, gb, lam)
+        if F is not None:
+            gT = np.ascontiguousarray(Xc.T @ G, dtype=self.dtype)     # (|F|, rows)
+            self._update_block(rows_idx, F.astype(np.intp), gT, lam)
+            gW = None
         else:
-            self._adam_update(rows, F, gW, gb, lam)
+            gW = np.asarray(G.T @ Xc, dtype=self.dtype)
+            self._update_rows(rows, gW, lam)
+        self._update_intercept(rows, gb)
         return value * S_B
 
-    def _sgd_update(self, rows, F, gW, gb, lam):
-        lr = self.learning_rate
+    def _shrink(self, lam):
+        """'sgd': the penalty's shrinkage of every entry, as a scale on ``alpha``."""
         if lam > 0:
-            shrink = 1.0 - lr * lam
+            shrink = 1.0 - self.learning_rate * lam
             if shrink <= 0:
                 raise ValueError(
-                    f"learning_rate_init={lr} is too large for the penalty: "
-                    f"learning_rate_init / (C * sum of sample weights) = {lr * lam:.3g} "
-                    "must be below 1."
+                    f"learning_rate_init={self.learning_rate} is too large for the penalty: "
+                    "learning_rate_init / (C * sum of sample weights) = "
+                    f"{self.learning_rate * lam:.3g} must be below 1."
                 )
             self.alpha *= shrink
             if self.alpha < 1e-6:
                 self._normalise_scale()
-        _sub(self.V, rows, F, gW * self.dtype.type(lr / self.alpha))
-        if gb is not None:
-            if rows is None:
-                self.b -= self.dtype.type(lr) * gb
-            else:
-                self.b[rows] -= self.dtype.type(lr) * gb
 
-    def _adam_update(self, rows, F, gW, gb, lam):
-        lr = self.learning_rate * np.sqrt(1 - _BETA2 ** self.t) / (1 - _BETA1 ** self.t)
-        lr = self.dtype.type(lr)
-        W = _take(self.V, rows, F)
+    def _adam_lr(self):
+        return self.learning_rate * np.sqrt(1 - _BETA2 ** self.t) / (1 - _BETA1 ** self.t)
+
+    def _update_block(self, rows, cols, gT, lam):
+        nt = self.loss.n_threads
+        if self.solver == "sgd":
+            self._shrink(lam)
+            _kernels.axpy_block_t(self.V, rows, cols, gT, -self.learning_rate / self.alpha, nt)
+        else:
+            _kernels.adam_block_t(self.V, self.mW, self.vW, rows, cols, gT, lam,
+                                  self._adam_lr(), _BETA1, _BETA2, _ADAM_EPS, nt)
+
+    def _update_rows(self, rows, gW, lam):
+        """Update the rows ``rows`` (None: all) of ``W`` with their full gradient."""
+        if self.solver == "sgd":
+            self._shrink(lam)
+            _sub(self.V, rows, None, gW * self.dtype.type(self.learning_rate / self.alpha))
+            return
+        lr = self.dtype.type(self._adam_lr())
+        W = _take(self.V, rows, None)
         if lam > 0:
             gW = gW + self.dtype.type(lam) * W
-        dense = rows is None and F is None
-        m = self.mW if dense else _take(self.mW, rows, F)
-        v = self.vW if dense else _take(self.vW, rows, F)
+        dense = rows is None
+        m = self.mW if dense else self.mW[rows]
+        v = self.vW if dense else self.vW[rows]
         m *= _BETA1
         m += (1 - _BETA1) * gW
         v *= _BETA2
@@ -222,16 +238,23 @@ class StochasticSolver:
         if dense:
             self.V -= upd
         else:
-            _put(self.mW, rows, F, m)
-            _put(self.vW, rows, F, v)
-            _sub(self.V, rows, F, upd)
-        if gb is not None:
-            idx = slice(None) if rows is None else rows
-            mb = _BETA1 * self.mb[idx] + (1 - _BETA1) * gb
-            vb = _BETA2 * self.vb[idx] + (1 - _BETA2) * gb * gb
-            self.mb[idx] = mb
-            self.vb[idx] = vb
-            self.b[idx] -= lr * mb / (np.sqrt(vb) + _ADAM_EPS)
+            self.mW[rows] = m
+            self.vW[rows] = v
+            self.V[rows] -= upd
+
+    def _update_intercept(self, rows, gb):
+        if gb is None:
+            return
+        idx = slice(None) if rows is None else rows
+        if self.solver == "sgd":
+            self.b[idx] -= self.dtype.type(self.learning_rate) * gb
+            return
+        lr = self._adam_lr()
+        mb = _BETA1 * self.mb[idx] + (1 - _BETA1) * gb
+        vb = _BETA2 * self.vb[idx] + (1 - _BETA2) * gb * gb
+        self.mb[idx] = mb
+        self.vb[idx] = vb
+        self.b[idx] -= (lr * mb / (np.sqrt(vb) + _ADAM_EPS)).astype(self.dtype)
 
     # -- epochs -----------------------------------------------------------
     def epoch(self, X, y, sw, batch_size, shuffle, lam):

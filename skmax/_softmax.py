@@ -468,7 +468,7 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         self._init_curves(self.early_stopping)
         self._epochs(solver, X, y, sw, self.max_iter, validation)
         self._stochastic = solver
-        W, b = solver.coef()
+        W, b = solver.coef(copy=False)
         self._set_coef(W, b, X.dtype)
         return self
 
@@ -559,7 +559,8 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         counts = np.bincount(y_enc, weights=data_sw, minlength=n_rows)
         if new_state:
             if first:
-                W0, b0 = np.zeros((n_rows, n_features)), np.zeros(n_rows)
+                W0 = np.zeros((n_rows, n_features), dtype=X.dtype)
+                b0 = np.zeros(n_rows, dtype=X.dtype)
             else:   # continue from a full-batch fit
                 W0 = np.asarray(self.coef_, dtype=np.float64)
                 b0 = np.asarray(self.intercept_, dtype=np.float64)
@@ -576,7 +577,7 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
             self._configure_solver(state, state.counts)
         self._stochastic = state
         self._epochs(state, X, y_enc, sw, 1, incremental=True)
-        W, b = state.coef()
+        W, b = state.coef(copy=False)
         self._set_coef(W, b, state.dtype)
         return self
 
@@ -601,6 +602,7 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         step = max(1, _PREDICT_CHUNK_BYTES // (np.dtype(dtype).itemsize * width))
         if sp.issparse(X):
             X = X.tocsr()
+            coef = np.ascontiguousarray(coef.T).T   # scipy wants C-ordered coef.T: copy once
         for start in range(0, max(n, 1), step):
             stop = min(start + step, n)
             a = np.asarray(X[start:stop] @ coef.T, dtype=dtype)
