@@ -35,6 +35,7 @@ costs ``O(batch x touched classes x touched features)``, never ``O(K d)``.
 
 import numpy as np
 import scipy.sparse as sp
+from threadpoolctl import threadpool_limits
 
 from . import _kernels
 
@@ -171,8 +172,13 @@ class StochasticSolver:
             G *= self.dtype.type(self.alpha)
         if self.fit_intercept:
             G += self.b if rows is None else self.b[rows]
+        # threads only pay off on large blocks (each parallel region has a cost)
+        nt = max(1, min(nt, G.size // (1 << 17)))
         if self.n_sampled is None:
-            value = self.loss.loss_gradient(G, yb, sw_n)
+            value = _kernels.loss_gradient(
+                G, yb, sw_n, 1.0 / self.loss.temperature, self.loss.label_smoothing,
+                self.loss.focal_gamma, None, nt,
+            )
         else:
             value = _kernels.sampled_loss_gradient(
                 G, true_col, cand_col, log_q, sw_n, 1.0 / self.loss.temperature,
@@ -262,13 +268,16 @@ class StochasticSolver:
         n = X.shape[0]
         order = self.shuffle_rng.permutation(n) if shuffle else None
         total = 0.0
-        for start in range(0, n, batch_size):
-            stop = min(start + batch_size, n)
-            if order is None:
-                idx = slice(start, stop)
-            else:
-                idx = np.sort(order[start:stop]) if sp.issparse(X) else order[start:stop]
-            total += self.step(X[idx], y[idx], sw[idx], lam)
+        # small per-batch BLAS products: one BLAS thread, so BLAS and the
+        # OpenMP kernels never compete for the cores (as in SoftmaxObjective)
+        with threadpool_limits(limits=1, user_api="blas"):
+            for start in range(0, n, batch_size):
+                stop = min(start + batch_size, n)
+                if order is None:
+                    idx = slice(start, stop)
+                else:
+                    idx = np.sort(order[start:stop]) if sp.issparse(X) else order[start:stop]
+                total += self.step(X[idx], y[idx], sw[idx], lam)
         return total
 
     def penalty(self):
