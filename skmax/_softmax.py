@@ -78,16 +78,30 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         ``n_samples / (n_classes * np.bincount(y))``.
     fit_intercept : bool, default=True
         Whether to fit the (unpenalised) intercept ``b``.
-    solver : {'lbfgs', 'newton-cg'}, default='lbfgs'
+    solver : {'lbfgs', 'newton-cg', 'sgd', 'adam'}, default='lbfgs'
         ``'lbfgs'``: scipy's L-BFGS-B, one kernel sweep gives value and
         gradient. ``'newton-cg'``: scipy's trust-region Newton-CG with the
         kernels' Hessian-vector products; fewer iterations on badly scaled
-        data, requires ``focal_gamma=0``.
+        data, requires ``focal_gamma=0``. ``'sgd'`` (constant step) and
+        ``'adam'``: minibatch solvers as in ``MLPClassifier``; they support
+        :meth:`partial_fit` and the sampled softmax (``n_sampled``). Each
+        batch ``B`` minimises ``sum_B s_i l_i / S_B + ||W||^2 / (2 C S)``
+        (``S_B``, ``S``: the batch's and the data's weight sums), an estimate
+        of ``L / sum_i s_i``. Only the touched block of ``W`` is updated
+        (all classes with the full softmax, the batch's true classes and the
+        candidates when sampling; for sparse ``X`` only the batch's nonzero
+        features): exact for ``'sgd'`` (the penalty's shrinkage is a global
+        scale), "lazy" for ``'adam'`` (moments and penalty only on the touched
+        block; exact with dense ``X`` and the full softmax). See
+        ``docs/sampled_softmax.md``.
     tol : float, default=1e-4
         Stop when the largest gradient entry of ``L / sum_i s_i`` is below
-        ``tol`` (its Euclidean norm for ``'newton-cg'``).
+        ``tol`` (its Euclidean norm for ``'newton-cg'``). For ``'sgd'`` and
+        ``'adam'`` (MLPClassifier's rule): stop when the epoch's training
+        loss (or the validation accuracy with ``early_stopping``) has not
+        improved by ``tol`` for ``n_iter_no_change`` consecutive epochs.
     max_iter : int, default=100
-        Maximum number of solver iterations.
+        Maximum number of solver iterations (epochs for 'sgd' and 'adam').
     warm_start : bool, default=False
         Start from the previous solution when refitting on data with the
         same classes and features.
@@ -100,7 +114,44 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         API compatibility with the stochastic solvers.
     verbose : int, default=0
         If ``> 0``, print the objective and the gradient's max-norm at
-        every iteration.
+        every iteration (the epoch's loss for 'sgd' and 'adam').
+    batch_size : int or 'auto', default='auto'
+        Minibatch size of 'sgd' and 'adam'; ``'auto'``: ``min(200, n_samples)``.
+    learning_rate_init : float, default=0.001
+        Step size of 'sgd' (constant) and 'adam'.
+    shuffle : bool, default=True
+        Shuffle the samples at every epoch ('sgd', 'adam').
+    n_iter_no_change : int, default=10
+        Epochs without improvement by ``tol`` before stopping ('sgd', 'adam').
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data (stratified when every
+        class has two samples) and stop on its accuracy; the best weights are
+        kept ('sgd', 'adam'; ignored by :meth:`partial_fit`).
+    validation_fraction : float in (0, 1), default=0.1
+        Held-out fraction for ``early_stopping``.
+    n_sampled : int or None, default=None
+        Sampled softmax ('sgd' and 'adam' only; a ``ValueError`` otherwise):
+        per minibatch ``n_sampled`` candidate classes are drawn with
+        replacement from ``sampler`` and shared by the batch; each row's
+        loss uses its true class and the candidates, with the candidates'
+        temperature-scaled logits corrected by ``-log(n_sampled Q_k / count_k)``
+        (logQ correction). Label smoothing then spreads ``eps`` uniformly over
+        the row's reduced set (true class and non-hit candidates) and the
+        focal term uses the sampled-softmax probabilities; both reduce to the
+        full definitions when every class is a candidate. ``n_sampled >=
+        n_classes - 1`` uses every class as a candidate: the full softmax.
+        Prediction always uses the full softmax. ``loss_curve_`` then holds
+        the sampled loss.
+    sampler : {'uniform', 'unigram', 'log_uniform'}, default='unigram'
+        Candidate distribution ``Q``: uniform; ``(count_k + 1) ** sampler_power``
+        with the class counts of the training ``sample_weight`` (the add-one
+        keeps every class sampleable); or Zipf over the frequency rank
+        ``r``: ``log((r + 2) / (r + 1)) / log(K + 1)``. :meth:`partial_fit`
+        uses the counts of all chunks seen so far.
+    sampler_power : float, default=0.75
+        Exponent of the unigram counts.
+    remove_accidental_hits : bool, default=True
+        Drop, for each row, the candidates equal to its true class.
 
     Attributes
     ----------
@@ -111,7 +162,18 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
     intercept_ : ndarray of shape (1,) or (n_classes,)
         Intercepts ``b`` (binary: ``b_1 - b_0``); zeros if ``fit_intercept=False``.
     n_iter_ : int
-        Number of solver iterations run.
+        Number of solver iterations run (epochs for 'sgd' and 'adam';
+        :meth:`partial_fit` adds one per call).
+    loss_curve_ : list of float
+        'sgd', 'adam': the training objective estimate of each epoch.
+    best_loss_ : float or None
+        'sgd', 'adam': smallest ``loss_curve_`` value (None with early stopping).
+    validation_scores_ : list of float or None
+        'sgd', 'adam' with ``early_stopping``: validation accuracy per epoch.
+    best_validation_score_ : float or None
+        'sgd', 'adam' with ``early_stopping``: best validation accuracy.
+    t_ : int
+        'sgd', 'adam': number of training samples seen.
     n_features_in_ : int
         Number of features seen during :term:`fit`.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -646,7 +708,9 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         """Class probabilities ``softmax(decision_function(X))``.
 
         Computed from the logits with a stable softmax: finite for any finite
-        input. The output is ``n_samples x n_classes``.
+        input. The output is a dense ``n_samples x n_classes`` array (with
+        many classes, call it on row chunks, or use :meth:`predict`, which
+        never holds more than a chunk of rows x ``n_classes`` logits).
 
         Parameters
         ----------
