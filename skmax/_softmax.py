@@ -6,14 +6,24 @@ from numbers import Integral, Real
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+import warnings
+
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.class_weight import compute_class_weight
-from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.multiclass import _check_partial_fit_first_call, check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from ._loss import SoftmaxLoss, n_threads_from_n_jobs
 from ._objective import SoftmaxObjective
+from ._sampling import SAMPLERS, CandidateSampler
+from ._sgd import StochasticSolver
 from ._solvers import FULL_BATCH_SOLVERS
+
+STOCHASTIC_SOLVERS = ("sgd", "adam")
 
 # Rows of logits computed at once at prediction time: bounds memory to
 # about _PREDICT_CHUNK_BYTES for any number of classes.
@@ -68,16 +78,30 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         ``n_samples / (n_classes * np.bincount(y))``.
     fit_intercept : bool, default=True
         Whether to fit the (unpenalised) intercept ``b``.
-    solver : {'lbfgs', 'newton-cg'}, default='lbfgs'
+    solver : {'lbfgs', 'newton-cg', 'sgd', 'adam'}, default='lbfgs'
         ``'lbfgs'``: scipy's L-BFGS-B, one kernel sweep gives value and
         gradient. ``'newton-cg'``: scipy's trust-region Newton-CG with the
         kernels' Hessian-vector products; fewer iterations on badly scaled
-        data, requires ``focal_gamma=0``.
+        data, requires ``focal_gamma=0``. ``'sgd'`` (constant step) and
+        ``'adam'``: minibatch solvers as in ``MLPClassifier``; they support
+        :meth:`partial_fit` and the sampled softmax (``n_sampled``). Each
+        batch ``B`` minimises ``sum_B s_i l_i / S_B + ||W||^2 / (2 C S)``
+        (``S_B``, ``S``: the batch's and the data's weight sums), an estimate
+        of ``L / sum_i s_i``. Only the touched block of ``W`` is updated
+        (all classes with the full softmax, the batch's true classes and the
+        candidates when sampling; for sparse ``X`` only the batch's nonzero
+        features): exact for ``'sgd'`` (the penalty's shrinkage is a global
+        scale), "lazy" for ``'adam'`` (moments and penalty only on the touched
+        block; exact with dense ``X`` and the full softmax). See
+        ``docs/sampled_softmax.md``.
     tol : float, default=1e-4
         Stop when the largest gradient entry of ``L / sum_i s_i`` is below
-        ``tol`` (its Euclidean norm for ``'newton-cg'``).
+        ``tol`` (its Euclidean norm for ``'newton-cg'``). For ``'sgd'`` and
+        ``'adam'`` (MLPClassifier's rule): stop when the epoch's training
+        loss (or the validation accuracy with ``early_stopping``) has not
+        improved by ``tol`` for ``n_iter_no_change`` consecutive epochs.
     max_iter : int, default=100
-        Maximum number of solver iterations.
+        Maximum number of solver iterations (epochs for 'sgd' and 'adam').
     warm_start : bool, default=False
         Start from the previous solution when refitting on data with the
         same classes and features.
@@ -90,7 +114,44 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         API compatibility with the stochastic solvers.
     verbose : int, default=0
         If ``> 0``, print the objective and the gradient's max-norm at
-        every iteration.
+        every iteration (the epoch's loss for 'sgd' and 'adam').
+    batch_size : int or 'auto', default='auto'
+        Minibatch size of 'sgd' and 'adam'; ``'auto'``: ``min(200, n_samples)``.
+    learning_rate_init : float, default=0.001
+        Step size of 'sgd' (constant) and 'adam'.
+    shuffle : bool, default=True
+        Shuffle the samples at every epoch ('sgd', 'adam').
+    n_iter_no_change : int, default=10
+        Epochs without improvement by ``tol`` before stopping ('sgd', 'adam').
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data (stratified when every
+        class has two samples) and stop on its accuracy; the best weights are
+        kept ('sgd', 'adam'; ignored by :meth:`partial_fit`).
+    validation_fraction : float in (0, 1), default=0.1
+        Held-out fraction for ``early_stopping``.
+    n_sampled : int or None, default=None
+        Sampled softmax ('sgd' and 'adam' only; a ``ValueError`` otherwise):
+        per minibatch ``n_sampled`` candidate classes are drawn with
+        replacement from ``sampler`` and shared by the batch; each row's
+        loss uses its true class and the candidates, with the candidates'
+        temperature-scaled logits corrected by ``-log(n_sampled Q_k / count_k)``
+        (logQ correction). Label smoothing then spreads ``eps`` uniformly over
+        the row's reduced set (true class and non-hit candidates) and the
+        focal term uses the sampled-softmax probabilities; both reduce to the
+        full definitions when every class is a candidate. ``n_sampled >=
+        n_classes - 1`` uses every class as a candidate: the full softmax.
+        Prediction always uses the full softmax. ``loss_curve_`` then holds
+        the sampled loss.
+    sampler : {'uniform', 'unigram', 'log_uniform'}, default='unigram'
+        Candidate distribution ``Q``: uniform; ``(count_k + 1) ** sampler_power``
+        with the class counts of the training ``sample_weight`` (the add-one
+        keeps every class sampleable); or Zipf over the frequency rank
+        ``r``: ``log((r + 2) / (r + 1)) / log(K + 1)``. :meth:`partial_fit`
+        uses the counts of all chunks seen so far.
+    sampler_power : float, default=0.75
+        Exponent of the unigram counts.
+    remove_accidental_hits : bool, default=True
+        Drop, for each row, the candidates equal to its true class.
 
     Attributes
     ----------
@@ -101,7 +162,18 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
     intercept_ : ndarray of shape (1,) or (n_classes,)
         Intercepts ``b`` (binary: ``b_1 - b_0``); zeros if ``fit_intercept=False``.
     n_iter_ : int
-        Number of solver iterations run.
+        Number of solver iterations run (epochs for 'sgd' and 'adam';
+        :meth:`partial_fit` adds one per call).
+    loss_curve_ : list of float
+        'sgd', 'adam': the training objective estimate of each epoch.
+    best_loss_ : float or None
+        'sgd', 'adam': smallest ``loss_curve_`` value (None with early stopping).
+    validation_scores_ : list of float or None
+        'sgd', 'adam' with ``early_stopping``: validation accuracy per epoch.
+    best_validation_score_ : float or None
+        'sgd', 'adam' with ``early_stopping``: best validation accuracy.
+    t_ : int
+        'sgd', 'adam': number of training samples seen.
     n_features_in_ : int
         Number of features seen during :term:`fit`.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -135,13 +207,23 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         "focal_gamma": [Interval(Real, 0, None, closed="left")],
         "class_weight": [dict, StrOptions({"balanced"}), None],
         "fit_intercept": ["boolean"],
-        "solver": [StrOptions(set(FULL_BATCH_SOLVERS))],
+        "solver": [StrOptions(set(FULL_BATCH_SOLVERS) | set(STOCHASTIC_SOLVERS))],
         "tol": [Interval(Real, 0, None, closed="left")],
         "max_iter": [Interval(Integral, 0, None, closed="left")],
         "warm_start": ["boolean"],
         "n_jobs": [Integral, None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
+        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "shuffle": ["boolean"],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_sampled": [Interval(Integral, 1, None, closed="left"), None],
+        "sampler": [StrOptions(set(SAMPLERS))],
+        "sampler_power": [Interval(Real, 0, None, closed="left")],
+        "remove_accidental_hits": ["boolean"],
     }
 
     def __init__(
@@ -159,6 +241,16 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         n_jobs=None,
         random_state=None,
         verbose=0,
+        batch_size="auto",
+        learning_rate_init=0.001,
+        shuffle=True,
+        n_iter_no_change=10,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_sampled=None,
+        sampler="unigram",
+        sampler_power=0.75,
+        remove_accidental_hits=True,
     ):
         self.C = C
         self.temperature = temperature
@@ -173,6 +265,16 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.shuffle = shuffle
+        self.n_iter_no_change = n_iter_no_change
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_sampled = n_sampled
+        self.sampler = sampler
+        self.sampler_power = sampler_power
+        self.remove_accidental_hits = remove_accidental_hits
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -185,6 +287,12 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(
                 "solver='newton-cg' needs a convex objective, but focal_gamma="
                 f"{self.focal_gamma} > 0 makes it non-convex; use solver='lbfgs'."
+            )
+        if self.n_sampled is not None and self.solver not in STOCHASTIC_SOLVERS:
+            raise ValueError(
+                f"n_sampled={self.n_sampled} (sampled softmax) needs a minibatch solver, "
+                f"solver='sgd' or solver='adam', not solver={self.solver!r}; use "
+                "n_sampled=None for the full-batch solvers."
             )
 
     def _validate_fit_data(self, X, y, sample_weight):
@@ -266,7 +374,13 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
             raise
         if previous_classes is not None and not np.array_equal(previous_classes, classes):
             self.__dict__.pop("coef_", None)        # warm start only with the same classes
+        if previous_classes is not None and not np.array_equal(previous_classes, classes):
+            self.__dict__.pop("_stochastic", None)
         self.classes_ = classes
+        if self.solver in STOCHASTIC_SOLVERS:
+            data_sw = _check_sample_weight(sample_weight, X, dtype=np.float64)
+            return self._fit_stochastic(X, y_enc, sw, data_sw)
+        self.__dict__.pop("_stochastic", None)
         n_threads = n_threads_from_n_jobs(self.n_jobs)
         n_rows = len(classes)
         coef0 = self._initial_coef(n_rows, X.shape[1], X.dtype)
@@ -286,6 +400,247 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         if b is None:
             b = np.zeros(n_rows)
         self._set_coef(W, b, X.dtype)
+        return self
+
+    # -- minibatch solvers ------------------------------------------------
+    def _batch_size(self, n_samples):
+        if self.batch_size == "auto":
+            return max(1, min(200, n_samples))
+        return max(1, min(int(self.batch_size), n_samples))
+
+    def _sampler(self, counts):
+        if self.n_sampled is None:
+            return None
+        return CandidateSampler(self.sampler, counts, self.sampler_power)
+
+    def _configure_solver(self, solver, counts):
+        """Copy the current hyper-parameters into ``solver`` (they may change
+        between ``partial_fit`` calls through ``set_params``)."""
+        solver.loss = self._training_loss(n_threads_from_n_jobs(self.n_jobs))
+        solver.learning_rate = float(self.learning_rate_init)
+        solver.n_sampled = self.n_sampled
+        solver.sampler = self._sampler(counts)
+        solver.remove_accidental_hits = bool(self.remove_accidental_hits)
+
+    def _new_solver(self, X, W0, b0, counts, seeds):
+        solver = StochasticSolver(
+            self.solver, W0, b0, X.dtype, self._training_loss(1), self.learning_rate_init,
+            self.fit_intercept, self.n_sampled, None, self.remove_accidental_hits, seeds,
+        )
+        solver.counts = np.array(counts, dtype=np.float64)
+        self._configure_solver(solver, solver.counts)
+        return solver
+
+    def _start_coef(self, n_rows, n_features):
+        """Initial ``(W, b)``: the previous minibatch state (warm start with the
+        same shapes), else :meth:`_initial_coef`."""
+        state = getattr(self, "_stochastic", None)
+        if (self.warm_start and state is not None
+                and state.V.shape == (n_rows, n_features)):
+            return state.coef()
+        coef = self._initial_coef(n_rows, n_features, None)
+        W = coef[: n_rows * n_features].reshape(n_rows, n_features)
+        b = coef[n_rows * n_features:] if self.fit_intercept else np.zeros(n_rows)
+        return W, b
+
+    def _init_curves(self, early):
+        self.loss_curve_ = []
+        self.best_loss_ = None if early else np.inf
+        self.validation_scores_ = [] if early else None
+        self.best_validation_score_ = -np.inf if early else None
+        self._no_improvement_count = 0
+        self.n_iter_ = 0
+        self.t_ = 0
+
+    def _epochs(self, solver, X, y, sw, n_epochs, validation=None, incremental=False):
+        """Run up to ``n_epochs`` epochs with MLPClassifier's stopping rule."""
+        S = float(sw.sum())
+        lam = 0.0 if np.isinf(self.C) else 1.0 / (self.C * S)
+        batch_size = self._batch_size(X.shape[0])
+        best = None
+        for _ in range(n_epochs):
+            total = solver.epoch(X, y, sw, batch_size, self.shuffle, lam)
+            loss = total / S + lam * solver.penalty()
+            self.n_iter_ += 1
+            self.t_ += X.shape[0]
+            self.loss_curve_.append(loss)
+            if self.verbose:
+                print(f"Iteration {self.n_iter_}, loss = {loss:.8f}")
+            if validation is not None:
+                X_val, y_val, sw_val = validation
+                pred = solver.predict_index(X_val)
+                score = float(np.sum(sw_val * (pred == y_val)) / np.sum(sw_val))
+                self.validation_scores_.append(score)
+                if score < self.best_validation_score_ + self.tol:
+                    self._no_improvement_count += 1
+                else:
+                    self._no_improvement_count = 0
+                if score > self.best_validation_score_:
+                    self.best_validation_score_ = score
+                    best = solver.coef()
+            else:
+                if loss > self.best_loss_ - self.tol:
+                    self._no_improvement_count += 1
+                else:
+                    self._no_improvement_count = 0
+                self.best_loss_ = min(self.best_loss_, loss)
+            if incremental:
+                break
+            if self._no_improvement_count > self.n_iter_no_change:
+                what = "Validation score" if validation is not None else "Training loss"
+                if self.verbose:
+                    print(f"{what} did not improve more than tol={self.tol} for "
+                          f"{self.n_iter_no_change} consecutive epochs. Stopping.")
+                break
+        else:
+            if not incremental and n_epochs > 0:
+                warnings.warn(
+                    f"Stochastic optimizer: maximum iterations ({self.max_iter}) reached "
+                    "and the optimization hasn't converged yet.",
+                    ConvergenceWarning,
+                    stacklevel=3,
+                )
+        if best is not None:
+            solver.V, solver.b, solver.alpha = best[0].astype(solver.dtype), best[1], 1.0
+
+    def _fit_stochastic(self, X, y, sw, data_sw):
+        n_rows, n_features = len(self.classes_), X.shape[1]
+        if sp.issparse(X):
+            X = X.tocsr()
+        rs = check_random_state(self.random_state)
+        seeds = rs.randint(np.iinfo(np.int32).max, size=2)
+        validation = None
+        if self.early_stopping:
+            stratify = y if np.bincount(y).min() >= 2 else None
+            X, X_val, y, y_val, sw, sw_val, data_sw, _ = train_test_split(
+                X, y, sw, data_sw, test_size=self.validation_fraction, random_state=rs,
+                stratify=stratify,
+            )
+            if X.shape[0] < 1 or X_val.shape[0] < 1 or not sw.sum() > 0 or not sw_val.sum() > 0:
+                raise ValueError(
+                    f"validation_fraction={self.validation_fraction} leaves no training or "
+                    "no validation samples with positive weight; use more data or "
+                    "early_stopping=False."
+                )
+            validation = (X_val, y_val, sw_val)
+        W0, b0 = self._start_coef(n_rows, n_features)
+        # sampler frequencies: sample weights, not class weights (a loss reweighting)
+        counts = np.bincount(y, weights=data_sw, minlength=n_rows)
+        solver = self._new_solver(X, W0, b0, counts, seeds)
+        self._init_curves(self.early_stopping)
+        self._epochs(solver, X, y, sw, self.max_iter, validation)
+        self._stochastic = solver
+        W, b = solver.coef(copy=False)
+        self._set_coef(W, b, X.dtype)
+        return self
+
+    def _check_stochastic(self):
+        if self.solver not in STOCHASTIC_SOLVERS:
+            raise AttributeError(
+                f"partial_fit is only available for the minibatch solvers "
+                f"{STOCHASTIC_SOLVERS}, not for solver={self.solver!r}."
+            )
+        return True
+
+    @available_if(_check_stochastic)
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """Run one epoch of the minibatch solver over a chunk of data.
+
+        Each call makes one pass over ``(X, y)`` in batches of ``batch_size``
+        (shuffled within the chunk if ``shuffle``), continuing the optimiser
+        state (moments, step count, random streams) of the previous calls.
+        The penalty of each call is scaled by the chunk's total weight
+        ``S_chunk``: a call minimises the objective of its chunk, exactly as
+        one epoch of :meth:`fit` on that chunk would. To target the objective
+        of the concatenated data ``S_total``, use ``C * S_total / S_chunk``.
+        With ``n_sampled``, the 'unigram' and 'log_uniform' samplers use the
+        class counts of all chunks seen so far. ``early_stopping`` and
+        ``max_iter`` are ignored.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data.
+        y : array-like of shape (n_samples,)
+            Target labels, all in ``classes``.
+        classes : array-like of shape (n_classes,), default=None
+            All the classes that can appear in any call; required on the first
+            call and ignored afterwards (it must then match ``classes_``).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative per-sample weights, multiplied by the class weights.
+
+        Returns
+        -------
+        self : object
+            The estimator.
+        """
+        self._check_solver_options()
+        previous_state = self.__dict__.copy()
+        try:
+            if self.class_weight == "balanced":
+                raise ValueError(
+                    "class_weight='balanced' is not supported for partial_fit: the class "
+                    "frequencies of the whole data are unknown. Pass a dict computed with "
+                    "sklearn.utils.class_weight.compute_class_weight('balanced', "
+                    "classes=classes, y=y) instead."
+                )
+            first = _check_partial_fit_first_call(self, classes)
+            if first and len(self.classes_) < 2:
+                raise ValueError(
+                    f"classes must contain at least 2 classes, got {self.classes_!r}."
+                )
+            state = getattr(self, "_stochastic", None)
+            new_state = first or state is None
+            X, y = validate_data(
+                self, X, y, accept_sparse=["csr", "csc"], dtype=[np.float64, np.float32],
+                order="C", reset=first,
+            )
+            check_classification_targets(y)
+            unknown = ~np.isin(y, self.classes_)
+            if unknown.any():
+                raise ValueError(
+                    f"y contains labels that are not in classes: {np.unique(y[unknown])!r}; "
+                    f"classes={self.classes_!r}."
+                )
+            y_enc = np.searchsorted(self.classes_, y).astype(np.int32)
+            sw = _check_sample_weight(sample_weight, X, dtype=np.float64,
+                                      ensure_non_negative=True)
+            data_sw = sw
+            if self.class_weight is not None:
+                cw = compute_class_weight(self.class_weight, classes=self.classes_, y=y)
+                sw = sw * cw[y_enc]
+            if not sw.sum() > 0:
+                raise ValueError("The sample weights (times class weights) sum to zero.")
+        except Exception:
+            self.__dict__ = previous_state   # bad input changes nothing
+            raise
+        n_rows, n_features = len(self.classes_), X.shape[1]
+        if sp.issparse(X):
+            X = X.tocsr()
+        counts = np.bincount(y_enc, weights=data_sw, minlength=n_rows)
+        if new_state:
+            if first:
+                W0 = np.zeros((n_rows, n_features), dtype=X.dtype)
+                b0 = np.zeros(n_rows, dtype=X.dtype)
+            else:   # continue from a full-batch fit
+                W0 = np.asarray(self.coef_, dtype=np.float64)
+                b0 = np.asarray(self.intercept_, dtype=np.float64)
+                if n_rows == 2 and W0.shape[0] == 1:   # binary: w_1 - w_0, w_0 = -w_1
+                    W0, b0 = np.vstack([-W0 / 2, W0 / 2]), np.array([-b0[0] / 2, b0[0] / 2])
+            seeds = check_random_state(self.random_state).randint(
+                np.iinfo(np.int32).max, size=2)
+            state = self._new_solver(X, W0, b0, counts, seeds)
+            self._init_curves(False)
+        else:
+            if X.dtype != state.dtype:
+                X = X.astype(state.dtype)
+            state.counts = state.counts + counts
+            self._configure_solver(state, state.counts)
+        self._stochastic = state
+        self._epochs(state, X, y_enc, sw, 1, incremental=True)
+        W, b = state.coef(copy=False)
+        self._set_coef(W, b, state.dtype)
         return self
 
     # -- prediction -------------------------------------------------------
@@ -309,6 +664,7 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         step = max(1, _PREDICT_CHUNK_BYTES // (np.dtype(dtype).itemsize * width))
         if sp.issparse(X):
             X = X.tocsr()
+            coef = np.ascontiguousarray(coef.T).T   # scipy wants C-ordered coef.T: copy once
         for start in range(0, max(n, 1), step):
             stop = min(start + step, n)
             a = np.asarray(X[start:stop] @ coef.T, dtype=dtype)
@@ -352,7 +708,9 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         """Class probabilities ``softmax(decision_function(X))``.
 
         Computed from the logits with a stable softmax: finite for any finite
-        input. The output is ``n_samples x n_classes``.
+        input. The output is a dense ``n_samples x n_classes`` array (with
+        many classes, call it on row chunks, or use :meth:`predict`, which
+        never holds more than a chunk of rows x ``n_classes`` logits).
 
         Parameters
         ----------

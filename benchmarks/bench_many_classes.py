@@ -1,0 +1,225 @@
+"""Full vs sampled softmax with the minibatch solvers on many classes.
+
+One run prints one table (markdown):
+
+(a) synthetic data, K = 1,000 / 10,000 / 50,000 classes (Zipf-distributed
+    labels, dense Gaussian features around one centroid per class);
+(b) next-word prediction on Penn Treebank: the previous word (``--context 1``)
+    or two words (``--context 2``) as sparse one-hot features, the 10,000-word
+    vocabulary as classes; trained on ``ptb.valid.txt``, tested on
+    ``ptb.test.txt`` (``../shared/data/ptb`` relative to the repository root,
+    or ``--ptb-dir``).
+
+For each data set: seconds per epoch of ``SoftmaxClassifier(solver='adam')``
+with the full softmax and with ``n_sampled`` = 64, 256, 1024 (same solver,
+batch size, learning rate and number of epochs, one ``partial_fit`` call per
+epoch), test accuracy and test log-loss (full softmax, computed in row
+chunks) after those epochs (seconds per epoch: the mean over the epochs after
+the first, which also allocates the parameters and moments), and the peak memory traced by ``tracemalloc``
+during training (numpy / scipy allocations: parameters, optimiser moments,
+batch buffers; not the OS-level RSS). ``SGDClassifier(loss='log_loss')``
+(one-vs-rest) is added where it runs in reasonable time (``--sgd-max-k``).
+
+Usage: python benchmarks/bench_many_classes.py [--quick] [--epochs N]
+"""
+
+import argparse
+import os
+import platform
+import sys
+import time
+import tracemalloc
+import warnings
+
+import numpy as np
+import scipy.sparse as sp
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from skmax import SoftmaxClassifier  # noqa: E402
+
+
+# -- data -----------------------------------------------------------------
+def synthetic(n_classes, n_train, n_test, n_features, seed=0):
+    rng = np.random.default_rng(seed)
+    prior = 1.0 / np.arange(1, n_classes + 1)
+    prior /= prior.sum()
+    centroids = rng.normal(size=(n_classes, n_features)).astype(np.float32)
+    y = rng.choice(n_classes, size=n_train + n_test, p=prior)
+    X = centroids[y] + rng.normal(scale=0.8, size=(y.shape[0], n_features)).astype(np.float32)
+    return X[:n_train], y[:n_train], X[n_train:], y[n_train:], np.arange(n_classes)
+
+
+def _read_words(path):
+    with open(path) as f:
+        return [w for line in f for w in line.split() + ["<eos>"]]
+
+
+def _load_ptb(ptb_dir):
+    """Token lists of the PTB train / valid / test files."""
+    files = {s: os.path.join(ptb_dir, f"ptb.{s}.txt") for s in ("train", "valid", "test")}
+    missing = [p for p in files.values() if not os.path.exists(p)]
+    if missing:
+        raise FileNotFoundError(
+            f"Penn Treebank files not found: {missing}. Put ptb.train.txt, "
+            "ptb.valid.txt and ptb.test.txt in ../shared/data/ptb (relative to the "
+            "repository root) or pass --ptb-dir."
+        )
+    return {s: _read_words(p) for s, p in files.items()}
+
+
+def ptb_next_word(ptb_dir, context=1, max_tokens=None, max_vocab=None):
+    """Sparse one-hot features of the previous ``context`` words; labels the next word."""
+    try:   # the project's loader, when present
+        from skmax.datasets import load_ptb  # noqa: F401
+    except ImportError:
+        pass
+    words = _load_ptb(ptb_dir)
+    vocab = sorted(set(words["train"]))
+    if max_vocab is not None:   # smoke runs: the most frequent words, the rest <unk>
+        uniq, counts = np.unique(words["train"], return_counts=True)
+        keep = set(uniq[np.argsort(-counts, kind="stable")[:max_vocab - 1]]) | {"<unk>"}
+        vocab = sorted(keep)
+    index = {w: i for i, w in enumerate(vocab)}
+    V = len(vocab)
+
+    def encode(tokens):
+        ids = np.array([index.get(w, index["<unk>"]) for w in tokens], dtype=np.int64)
+        if max_tokens is not None:
+            ids = ids[: max_tokens + context]
+        n = ids.shape[0] - context
+        rows = np.repeat(np.arange(n), context)
+        cols = np.concatenate(
+            [ids[context - j - 1: context - j - 1 + n] + j * V for j in range(context)]
+        ).reshape(context, n).T.ravel()
+        X = sp.csr_matrix((np.ones(n * context, dtype=np.float32), (rows, cols)),
+                          shape=(n, V * context))
+        return X, ids[context:]
+
+    X_train, y_train = encode(words["valid"])
+    X_test, y_test = encode(words["test"])
+    return X_train, y_train, X_test, y_test, np.arange(V)
+
+
+# -- evaluation -----------------------------------------------------------
+def evaluate(clf, X, y, chunk=4096):
+    """Accuracy and log-loss with the full softmax, in row chunks."""
+    correct, nll = 0, 0.0
+    pos = np.searchsorted(clf.classes_, y)
+    for start in range(0, X.shape[0], chunk):
+        logp = clf.predict_log_proba(X[start:start + chunk])
+        yy = pos[start:start + chunk]
+        correct += int(np.sum(logp.argmax(axis=1) == yy))
+        nll -= float(np.sum(logp[np.arange(yy.shape[0]), yy]))
+    return correct / X.shape[0], nll / X.shape[0]
+
+
+def evaluate_sgd(clf, X, y, chunk=2048):
+    correct, nll = 0, 0.0
+    pos = np.searchsorted(clf.classes_, y)
+    for start in range(0, X.shape[0], chunk):
+        p = clf.predict_proba(X[start:start + chunk])
+        yy = pos[start:start + chunk]
+        correct += int(np.sum(p.argmax(axis=1) == yy))
+        nll -= float(np.sum(np.log(np.clip(p[np.arange(yy.shape[0]), yy], 1e-15, None))))
+    return correct / X.shape[0], nll / X.shape[0]
+
+
+def run_skmax(data, n_sampled, epochs, args):
+    X_train, y_train, X_test, y_test, classes = data
+    clf = SoftmaxClassifier(
+        solver="adam", learning_rate_init=args.lr, batch_size=args.batch_size,
+        n_sampled=n_sampled, random_state=0, n_jobs=args.n_jobs,
+    )
+    tracemalloc.start()
+    times = []
+    for _ in range(epochs):
+        t0 = time.perf_counter()
+        clf.partial_fit(X_train, y_train, classes=classes)
+        times.append(time.perf_counter() - t0)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    times = times[1:] if len(times) > 1 else times   # the first epoch also allocates
+    acc, ll = evaluate(clf, X_test, y_test)
+    return float(np.mean(times)), acc, ll, peak
+
+
+def run_sgdclassifier(data, epochs, args):
+    from sklearn.linear_model import SGDClassifier
+
+    X_train, y_train, X_test, y_test, classes = data
+    clf = SGDClassifier(loss="log_loss", alpha=1e-5, random_state=0, n_jobs=args.n_jobs)
+    tracemalloc.start()
+    times = []
+    for _ in range(epochs):
+        t0 = time.perf_counter()
+        clf.partial_fit(X_train, y_train, classes=classes)
+        times.append(time.perf_counter() - t0)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    times = times[1:] if len(times) > 1 else times
+    acc, ll = evaluate_sgd(clf, X_test, y_test)
+    return float(np.mean(times)), acc, ll, peak
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny smoke run")
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--lr", type=float, default=0.01)
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--n-jobs", type=int, default=None)
+    parser.add_argument("--context", type=int, default=1, choices=(1, 2))
+    parser.add_argument("--ptb-dir", default=os.path.join(ROOT, "..", "shared", "data", "ptb"))
+    parser.add_argument("--sgd-max-k", type=int, default=1000,
+                        help="run SGDClassifier only up to this many classes")
+    args = parser.parse_args(argv)
+
+    if args.quick:
+        synth = [(50, 500, 200, 16)]
+        sampled = [4, 16]
+        epochs = 1
+        ptb_tokens, ptb_vocab = 2000, 200
+    else:
+        synth = [(1_000, 20_000, 5_000, 64), (10_000, 20_000, 5_000, 64),
+                 (50_000, 10_000, 5_000, 64)]
+        sampled = [64, 256, 1024]
+        epochs = args.epochs
+        ptb_tokens, ptb_vocab = None, None
+
+    datasets = [(f"synthetic K={K:,} (n={n:,}, d={d})", lambda K=K, n=n, m=m, d=d: synthetic(K, n, m, d))
+                for K, n, m, d in synth]
+    datasets.append((f"PTB next word (context {args.context})",
+                     lambda: ptb_next_word(args.ptb_dir, args.context, ptb_tokens, ptb_vocab)))
+
+    print(f"# bench_many_classes: {platform.node()} {platform.processor() or platform.machine()}, "
+          f"{os.cpu_count()} CPUs, {time.strftime('%Y-%m-%d')}; solver='adam', "
+          f"lr={args.lr}, batch_size={args.batch_size}, epochs={epochs}")
+    print()
+    print("| data | K | method | s/epoch | speed-up | test acc | test log-loss | peak MB |")
+    print("|---|---:|---|---:|---:|---:|---:|---:|")
+    warnings.simplefilter("ignore")
+    for name, load in datasets:
+        try:
+            data = load()
+        except FileNotFoundError as exc:
+            print(f"| {name} | | skipped: {exc} | | | | | |")
+            continue
+        K = len(data[4])
+        full_time = None
+        for n_sampled in [None, *[s for s in sampled if s < K - 1]]:
+            sec, acc, ll, peak = run_skmax(data, n_sampled, epochs, args)
+            full_time = sec if n_sampled is None else full_time
+            method = "full softmax" if n_sampled is None else f"sampled, n_sampled={n_sampled}"
+            print(f"| {name} | {K:,} | {method} | {sec:.3f} | {full_time / sec:.1f}x | "
+                  f"{acc:.4f} | {ll:.4f} | {peak / 2**20:.0f} |", flush=True)
+        if K <= args.sgd_max_k:
+            sec, acc, ll, peak = run_sgdclassifier(data, epochs, args)
+            print(f"| {name} | {K:,} | SGDClassifier(log_loss), OvR | {sec:.3f} | "
+                  f"{full_time / sec:.1f}x | {acc:.4f} | {ll:.4f} | {peak / 2**20:.0f} |",
+                  flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,294 @@
+"""Minibatch solvers ('sgd', 'adam') with optional sampled softmax.
+
+Objective and its minibatch estimate
+------------------------------------
+The full objective is ``L = (sum_i s_i l_i + ||W||^2 / (2C)) / S`` with
+``S = sum_i s_i``. A batch ``B`` estimates it with::
+
+    L_B = (sum_{i in B} s_i l_i + (S_B / S) ||W||^2 / (2C)) / S_B
+        = sum_{i in B} s_i l_i / S_B + ||W||^2 / (2 C S),      S_B = sum_{i in B} s_i
+
+so every batch carries the same penalty ``lambda ||W||^2 / 2`` with
+``lambda = 1 / (C S)`` and the data term is the weighted mean loss of the batch
+(batches with ``S_B = 0`` are skipped). Averaged over the batches of an epoch
+this is the full objective (exactly so when the batch weights are equal).
+
+Sparse updates
+--------------
+A batch *touches* the rows of ``W`` of the classes in its logits (all classes
+for the full softmax; true classes and candidates under sampling) and, for
+sparse ``X``, only the feature columns that are nonzero in the batch. Only
+that block of ``W`` (and those entries of ``b``) is read and written, so a step
+costs ``O(batch x touched classes x touched features)``, never ``O(K d)``.
+
+* ``'sgd'``: ``W <- (1 - lr lambda) W - lr grad_loss`` is applied *exactly*
+  to every entry: ``W`` is stored as ``alpha * V`` and the penalty's shrinkage
+  is a scalar update of ``alpha`` (the trick of scikit-learn's SGD), so the
+  stochastic gradient is that of ``L_B`` above for all of ``W``.
+* ``'adam'``: the moments and the penalty gradient ``lambda W`` are updated
+  only on the touched block ("lazy Adam", as TensorFlow's ``LazyAdam``). With
+  dense ``X`` and the full softmax every entry is touched and this is exact
+  Adam on ``L_B``; otherwise an entry is shrunk only in the steps that touch it,
+  so rarely touched rows are penalised less than ``lambda`` -- an
+  approximation of the objective, documented in ``docs/sampled_softmax.md``.
+"""
+
+import numpy as np
+import scipy.sparse as sp
+from threadpoolctl import threadpool_limits
+
+from . import _kernels
+
+_BETA1, _BETA2, _ADAM_EPS = 0.9, 0.999, 1e-8
+
+
+def _take(A, rows, cols):
+    if rows is None:
+        return A if cols is None else A[:, cols]
+    return A[rows] if cols is None else A[np.ix_(rows, cols)]
+
+
+def _sub(A, rows, cols, delta):
+    """``A[rows, cols] -= delta`` (indices are unique)."""
+    if rows is None and cols is None:
+        A -= delta
+    elif rows is None:
+        A[:, cols] -= delta
+    elif cols is None:
+        A[rows] -= delta
+    else:
+        A[np.ix_(rows, cols)] -= delta
+
+
+def _put(A, rows, cols, value):
+    if rows is None and cols is None:
+        A[...] = value
+    elif rows is None:
+        A[:, cols] = value
+    elif cols is None:
+        A[rows] = value
+    else:
+        A[np.ix_(rows, cols)] = value
+
+
+class StochasticSolver:
+    """State of a minibatch solver: parameters, optimiser moments, random streams.
+
+    Parameters
+    ----------
+    solver : {'sgd', 'adam'}
+    W, b : initial weights (K, d) and intercepts (K,), copied in ``dtype``
+    loss : SoftmaxLoss (temperature, smoothing, focal, threads)
+    learning_rate : float
+    fit_intercept : bool
+    n_sampled : int or None; None: the full softmax; ``>= K - 1``: the sampled
+        kernel with every class as a candidate and no correction (the full
+        softmax, through the sampled code path)
+    sampler : CandidateSampler or None
+    remove_accidental_hits : bool
+    seeds : two ints, for the shuffling and the candidate streams
+    """
+
+    def __init__(self, solver, W, b, dtype, loss, learning_rate, fit_intercept,
+                 n_sampled, sampler, remove_accidental_hits, seeds):
+        self.solver = solver
+        self.dtype = np.dtype(dtype)
+        self.V = np.array(W, dtype=self.dtype, order="C")    # a copy
+        self.b = np.array(b, dtype=self.dtype)
+        self.alpha = 1.0                 # W = alpha * V ('sgd' lazy shrinkage)
+        self.loss = loss
+        self.learning_rate = float(learning_rate)
+        self.fit_intercept = fit_intercept
+        self.n_sampled = None if n_sampled is None else int(n_sampled)
+        self.sampler = sampler
+        self.remove_accidental_hits = bool(remove_accidental_hits)
+        self.shuffle_rng = np.random.default_rng(seeds[0])
+        self.sample_rng = np.random.default_rng(seeds[1])
+        self.t = 0                       # optimiser steps
+        if solver == "adam":
+            self.mW = np.zeros(self.V.shape, dtype=self.dtype)
+            self.vW = np.zeros(self.V.shape, dtype=self.dtype)
+            self.mb = np.zeros_like(self.b)
+            self.vb = np.zeros_like(self.b)
+
+    # -- parameters -------------------------------------------------------
+    @property
+    def n_classes(self):
+        return self.V.shape[0]
+
+    def coef(self, copy=True):
+        """Current ``(W, b)``; without ``copy`` ``W`` may be the state's array."""
+        if self.alpha == 1.0 and not copy:
+            return self.V, self.b.copy()
+        return self.alpha * self.V, self.b.copy()
+
+    def _normalise_scale(self):
+        if self.alpha != 1.0:
+            self.V *= self.dtype.type(self.alpha)
+            self.alpha = 1.0
+
+    # -- one step ---------------------------------------------------------
+    def _touched_features(self, Xb):
+        """(feature indices or None, X restricted to them)."""
+        if not sp.issparse(Xb):
+            return None, Xb
+        Xb = sp.csr_matrix(Xb)
+        F, inv = np.unique(Xb.indices, return_inverse=True)
+        if F.shape[0] > 0.5 * Xb.shape[1]:
+            return None, Xb
+        Xc = sp.csr_matrix((Xb.data, inv.astype(np.int32), Xb.indptr),
+                           shape=(Xb.shape[0], F.shape[0]))
+        return F, Xc
+
+    def step(self, Xb, yb, swb, lam):
+        """One update on the batch; returns ``sum_B s_i l_i`` (the sampled loss
+        under sampling). ``lam = 1 / (C S)`` is the per-batch penalty."""
+        S_B = float(swb.sum())
+        if not S_B > 0:
+            return 0.0
+        F, Xc = self._touched_features(Xb)
+        sw_n = swb / S_B
+        nt = self.loss.n_threads
+        if self.n_sampled is None:
+            rows = None
+        else:
+            if self.n_sampled >= self.n_classes - 1:
+                cand, log_q = np.arange(self.n_classes), np.zeros(self.n_classes)
+            else:
+                cand, log_q = self.sampler.draw(self.n_sampled, self.sample_rng)
+            rows = np.union1d(yb, cand)
+            true_col = np.searchsorted(rows, yb).astype(np.int32)
+            cand_col = np.searchsorted(rows, cand).astype(np.int32)
+        if F is not None:   # sparse batch: gather the touched block, transposed
+            rows_idx = np.arange(self.n_classes) if rows is None else rows.astype(np.intp)
+            WT = np.empty((F.shape[0], rows_idx.shape[0]), dtype=self.dtype)
+            _kernels.gather_block_t(self.V, rows_idx, F.astype(np.intp), WT, nt)
+            G = np.ascontiguousarray(Xc @ WT, dtype=self.dtype)
+        elif rows is None:
+            G = np.asarray(Xc @ self.V.T, dtype=self.dtype, order="C")
+        else:
+            G = np.asarray(Xc @ self.V[rows].T, dtype=self.dtype, order="C")
+        if self.alpha != 1.0:
+            G *= self.dtype.type(self.alpha)
+        if self.fit_intercept:
+            G += self.b if rows is None else self.b[rows]
+        # threads only pay off on large blocks (each parallel region has a cost)
+        nt = max(1, min(nt, G.size // (1 << 17)))
+        if self.n_sampled is None:
+            value = _kernels.loss_gradient(
+                G, yb, sw_n, 1.0 / self.loss.temperature, self.loss.label_smoothing,
+                self.loss.focal_gamma, None, nt,
+            )
+        else:
+            value = _kernels.sampled_loss_gradient(
+                G, true_col, cand_col, log_q, sw_n, 1.0 / self.loss.temperature,
+                self.loss.label_smoothing, self.loss.focal_gamma,
+                self.remove_accidental_hits, nt,
+            )
+        gb = G.sum(axis=0) if self.fit_intercept else None
+        self.t += 1
+        if F is not None:
+            gT = np.ascontiguousarray(Xc.T @ G, dtype=self.dtype)     # (|F|, rows)
+            self._update_block(rows_idx, F.astype(np.intp), gT, lam)
+            gW = None
+        else:
+            gW = np.asarray(G.T @ Xc, dtype=self.dtype)
+            self._update_rows(rows, gW, lam)
+        self._update_intercept(rows, gb)
+        return value * S_B
+
+    def _shrink(self, lam):
+        """'sgd': the penalty's shrinkage of every entry, as a scale on ``alpha``."""
+        if lam > 0:
+            shrink = 1.0 - self.learning_rate * lam
+            if shrink <= 0:
+                raise ValueError(
+                    f"learning_rate_init={self.learning_rate} is too large for the penalty: "
+                    "learning_rate_init / (C * sum of sample weights) = "
+                    f"{self.learning_rate * lam:.3g} must be below 1."
+                )
+            self.alpha *= shrink
+            if self.alpha < 1e-6:
+                self._normalise_scale()
+
+    def _adam_lr(self):
+        return self.learning_rate * np.sqrt(1 - _BETA2 ** self.t) / (1 - _BETA1 ** self.t)
+
+    def _update_block(self, rows, cols, gT, lam):
+        nt = self.loss.n_threads
+        if self.solver == "sgd":
+            self._shrink(lam)
+            _kernels.axpy_block_t(self.V, rows, cols, gT, -self.learning_rate / self.alpha, nt)
+        else:
+            _kernels.adam_block_t(self.V, self.mW, self.vW, rows, cols, gT, lam,
+                                  self._adam_lr(), _BETA1, _BETA2, _ADAM_EPS, nt)
+
+    def _update_rows(self, rows, gW, lam):
+        """Update the rows ``rows`` (None: all) of ``W`` with their full gradient."""
+        if self.solver == "sgd":
+            self._shrink(lam)
+            _sub(self.V, rows, None, gW * self.dtype.type(self.learning_rate / self.alpha))
+            return
+        lr = self.dtype.type(self._adam_lr())
+        W = _take(self.V, rows, None)
+        if lam > 0:
+            gW = gW + self.dtype.type(lam) * W
+        dense = rows is None
+        m = self.mW if dense else self.mW[rows]
+        v = self.vW if dense else self.vW[rows]
+        m *= _BETA1
+        m += (1 - _BETA1) * gW
+        v *= _BETA2
+        v += (1 - _BETA2) * gW * gW
+        upd = lr * m / (np.sqrt(v) + _ADAM_EPS)
+        if dense:
+            self.V -= upd
+        else:
+            self.mW[rows] = m
+            self.vW[rows] = v
+            self.V[rows] -= upd
+
+    def _update_intercept(self, rows, gb):
+        if gb is None:
+            return
+        idx = slice(None) if rows is None else rows
+        if self.solver == "sgd":
+            self.b[idx] -= self.dtype.type(self.learning_rate) * gb
+            return
+        lr = self._adam_lr()
+        mb = _BETA1 * self.mb[idx] + (1 - _BETA1) * gb
+        vb = _BETA2 * self.vb[idx] + (1 - _BETA2) * gb * gb
+        self.mb[idx] = mb
+        self.vb[idx] = vb
+        self.b[idx] -= (lr * mb / (np.sqrt(vb) + _ADAM_EPS)).astype(self.dtype)
+
+    # -- epochs -----------------------------------------------------------
+    def epoch(self, X, y, sw, batch_size, shuffle, lam):
+        """One pass over ``(X, y, sw)``; returns ``sum_i s_i l_i`` over the pass."""
+        n = X.shape[0]
+        order = self.shuffle_rng.permutation(n) if shuffle else None
+        total = 0.0
+        # small per-batch BLAS products: one BLAS thread, so BLAS and the
+        # OpenMP kernels never compete for the cores (as in SoftmaxObjective)
+        with threadpool_limits(limits=1, user_api="blas"):
+            for start in range(0, n, batch_size):
+                stop = min(start + batch_size, n)
+                if order is None:
+                    idx = slice(start, stop)
+                else:
+                    idx = np.sort(order[start:stop]) if sp.issparse(X) else order[start:stop]
+                total += self.step(X[idx], y[idx], sw[idx], lam)
+        return total
+
+    def penalty(self):
+        """``||W||^2 / 2``."""
+        return 0.5 * self.alpha ** 2 * float(np.dot(self.V.ravel(), self.V.ravel()))
+
+    def predict_index(self, X, chunk=4096):
+        """Argmax of the logits over row chunks."""
+        W, b = self.V, self.b
+        out = np.empty(X.shape[0], dtype=np.intp)
+        for start in range(0, X.shape[0], chunk):
+            a = np.asarray(X[start:start + chunk] @ W.T) * self.alpha + b
+            out[start:start + chunk] = a.argmax(axis=1)
+        return out
