@@ -1,8 +1,12 @@
 """scikit-learn's estimator checks over every public estimator."""
 
+import warnings
+
+from sklearn.linear_model import LogisticRegression
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skmax import SoftmaxClassifier
+from skmax import SoftmaxClassifier, TemperatureCalibratedClassifier, TemperatureCalibrator
+from skmax._calibration import TemperatureScalingWarning
 
 
 def _estimators():
@@ -22,9 +26,28 @@ def _estimators():
         SoftmaxClassifier(
             solver="adam", n_sampled=1, learning_rate_init=0.05, tol=0.0, random_state=0
         ),
+        TemperatureCalibrator(),
+        TemperatureCalibratedClassifier(LogisticRegression(tol=1e-10, max_iter=10000), cv=3),
     ]
 
 
-@parametrize_with_checks(_estimators())
+def _expected_failed(estimator):
+    if isinstance(estimator, TemperatureCalibrator):
+        # These checks fit make_blobs data with 2 feature columns and 3 labels. For a
+        # calibrator the columns are the classes' scores: 2 scores cannot be
+        # calibrated into 3 classes, so it raises a clear ValueError by design.
+        reason = "2 score columns for 3 classes: rejected with a clear ValueError by design"
+        return {
+            "check_estimators_overwrite_params": reason,
+            "check_estimators_fit_returns_self": reason,
+            "check_readonly_memmap_input": reason,
+        }
+    return {}
+
+
+@parametrize_with_checks(_estimators(), expected_failed_checks=_expected_failed)
 def test_sklearn_compatible_estimator(estimator, check):
-    check(estimator)
+    with warnings.catch_warnings():
+        # the checks' random data is sometimes separable: the calibrator warns
+        warnings.simplefilter("ignore", TemperatureScalingWarning)
+        check(estimator)
