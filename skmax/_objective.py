@@ -27,11 +27,23 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import scipy.sparse as sp
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 # Target bytes of one block of X rows (plus its logits): about half of a
 # per-core L2 cache, so the second GEMM finds the block still cached.
 _BLOCK_BYTES = 1 << 19
+
+
+_CONTROLLER = None
+
+
+def _blas_controller():
+    """One ThreadpoolController per process: scanning the loaded libraries costs
+    milliseconds, limiting an already known one does not."""
+    global _CONTROLLER
+    if _CONTROLLER is None:
+        _CONTROLLER = ThreadpoolController()
+    return _CONTROLLER
 
 
 def _block_rows(n_samples, n_features, n_classes, itemsize, block_bytes=_BLOCK_BYTES):
@@ -72,9 +84,9 @@ class SoftmaxObjective:
         n, d = X.shape
         self.n_samples, self.n_features = n, d
         self.scale = 1.0 / self.sample_weight.sum()
-        # a worker needs enough rows to pay for its start-up (~tens of microseconds)
+        # each worker needs enough work per evaluation to pay for its hand-offs
         work_per_row = d + 8 * n_classes
-        self.n_threads = max(1, min(int(n_threads), n * work_per_row // (1 << 16) + 1))
+        self.n_threads = max(1, min(int(n_threads), n * work_per_row // (1 << 20) + 1))
         bounds = np.linspace(0, n, self.n_threads + 1).astype(int)
         self._chunks = [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
         if self.sparse:
@@ -90,7 +102,7 @@ class SoftmaxObjective:
 
     def __enter__(self):
         if self.n_threads > 1:
-            self._limits = threadpool_limits(limits=1, user_api="blas")
+            self._limits = _blas_controller().limit(limits=1, user_api="blas")
             self._executor = ThreadPoolExecutor(self.n_threads)
         return self
 

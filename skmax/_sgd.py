@@ -35,9 +35,9 @@ costs ``O(batch x touched classes x touched features)``, never ``O(K d)``.
 
 import numpy as np
 import scipy.sparse as sp
-from threadpoolctl import threadpool_limits
 
 from . import _kernels
+from ._objective import _blas_controller
 
 _BETA1, _BETA2, _ADAM_EPS = 0.9, 0.999, 1e-8
 
@@ -270,7 +270,7 @@ class StochasticSolver:
         total = 0.0
         # small per-batch BLAS products: one BLAS thread, so BLAS and the
         # OpenMP kernels never compete for the cores (as in SoftmaxObjective)
-        with threadpool_limits(limits=1, user_api="blas"):
+        with _blas_controller().limit(limits=1, user_api="blas"):
             for start in range(0, n, batch_size):
                 stop = min(start + batch_size, n)
                 if order is None:
