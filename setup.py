@@ -61,9 +61,7 @@ class BuildExtWithOpenMP(build_ext):
             )
         for ext in self.extensions:
             if self.compiler.compiler_type != "msvc":
-                # -fno-trapping-math lets GCC vectorise the kernels' branch-free
-                # exp and clamps; it changes no result, only FP-exception flags.
-                ext.extra_compile_args += ["-O3", "-fno-trapping-math"]
+                ext.extra_compile_args += ["-O3"]
             if flags is not None:
                 ext.extra_compile_args += flags[0]
                 ext.extra_link_args += flags[1]
