@@ -12,12 +12,28 @@ tree has no compiled kernels): the repository root is never put on
 
 import os
 import sys
-import warnings
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
 # Only docs/ itself (for plot_benchmarks.py); NOT the repository root.
 sys.path.append(str(HERE))
+
+
+def _resolve(entry):
+    try:
+        return Path(entry or ".").resolve()
+    except OSError:
+        return None
+
+
+# ``python -m sphinx`` run from the repository root puts the root first on
+# sys.path, where ``skmax/`` (source, no compiled kernels in CI) would shadow
+# the installed package: move it to the end, unless PYTHONPATH names it
+# explicitly (``PYTHONPATH=.`` after ``setup.py build_ext --inplace``).
+if REPO not in {_resolve(p) for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p}:
+    _root_entries = [p for p in sys.path if _resolve(p) == REPO]
+    sys.path[:] = [p for p in sys.path if p not in _root_entries] + _root_entries
 
 import skmax  # noqa: E402
 
@@ -75,9 +91,6 @@ sphinx_gallery_conf = {
 }
 # Matplotlib without a display when the examples run.
 os.environ.setdefault("MPLBACKEND", "Agg")
-# The examples announce a dataset fallback with a UserWarning; sphinx-gallery
-# shows it in the example output, which is what we want.
-warnings.filterwarnings("default", category=UserWarning, module="skmax")
 
 # -- HTML --------------------------------------------------------------------
 html_theme = "pydata_sphinx_theme"

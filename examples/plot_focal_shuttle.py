@@ -34,7 +34,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skmax import SoftmaxClassifier
-from skmax.datasets import load_dataset
+from skmax.datasets import get_data_home, load_dataset
 
 
 def imbalanced_digits():
@@ -46,15 +46,14 @@ def imbalanced_digits():
     return X[keep], y[keep]
 
 
-with warnings.catch_warnings(record=True) as caught:
-    warnings.simplefilter("always")
+with warnings.catch_warnings():   # the fallback is announced below
+    warnings.simplefilter("ignore", UserWarning)
     X_train, y_train, used = load_dataset("shuttle", subset="train",
                                           fallback=imbalanced_digits)
 if used == "shuttle":
     X_test, y_test, _ = load_dataset("shuttle", subset="test")
 else:
-    print(f"NOTE: shuttle not found, using {used!r} instead: "
-          f"{caught[0].message if caught else ''}")
+    print(f"NOTE: shuttle not found in {get_data_home()}, using {used!r} instead.")
     X_train, X_test, y_train, y_test = train_test_split(
         X_train, y_train, test_size=0.4, stratify=y_train, random_state=0)
 

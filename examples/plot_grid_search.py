@@ -29,16 +29,15 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skmax import SoftmaxClassifier
-from skmax.datasets import load_dataset
+from skmax.datasets import get_data_home, load_dataset
 
-with warnings.catch_warnings(record=True) as caught:
-    warnings.simplefilter("always")
+with warnings.catch_warnings():   # the fallback is announced below
+    warnings.simplefilter("ignore", UserWarning)
     X_train, y_train, used = load_dataset("pendigits", subset="train", fallback="digits")
 if used == "pendigits":
     X_test, y_test, _ = load_dataset("pendigits", subset="test")
 else:
-    print(f"NOTE: pendigits not found, using scikit-learn's {used!r} instead: "
-          f"{caught[0].message if caught else ''}")
+    print(f"NOTE: pendigits not found in {get_data_home()}, using scikit-learn's {used!r} instead.")
     X_train, X_test, y_train, y_test = train_test_split(
         X_train, y_train, test_size=0.3, stratify=y_train, random_state=0)
 print(f"dataset {used}: train {X_train.shape}, test {X_test.shape}, "

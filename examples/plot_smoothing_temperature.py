@@ -33,16 +33,15 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skmax import SoftmaxClassifier
-from skmax.datasets import load_dataset
+from skmax.datasets import get_data_home, load_dataset
 
-with warnings.catch_warnings(record=True) as caught:
-    warnings.simplefilter("always")
+with warnings.catch_warnings():   # the fallback is announced below
+    warnings.simplefilter("ignore", UserWarning)
     X, y, used = load_dataset("optdigits", subset="train", fallback="digits")
 if used == "optdigits":
     X_test, y_test, _ = load_dataset("optdigits", subset="test")
 else:
-    print(f"NOTE: optdigits not found, using scikit-learn's {used!r} instead: "
-          f"{caught[0].message if caught else ''}")
+    print(f"NOTE: optdigits not found in {get_data_home()}, using scikit-learn's {used!r} instead.")
     X, X_test, y, y_test = train_test_split(X, y, test_size=0.3, stratify=y,
                                             random_state=0)
 # a held-out validation split for choosing the temperature
