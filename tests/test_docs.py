@@ -100,6 +100,18 @@ def test_api_reference_lists_only_existing_names():
         assert hasattr(importlib.import_module(modname), name), qualname
 
 
+def test_every_public_object_has_examples():
+    objects = [(f"skmax.{n}", getattr(skmax, n)) for n in skmax.__all__ if n != "__version__"]
+    for modname in SUBMODULES:
+        module = _optional_module(modname)
+        if module is not None:
+            objects += [(f"{modname}.{n}", getattr(module, n)) for n in _public_names(module)]
+    no_examples = [name for name, obj in objects
+                   if "Examples\n" not in (inspect.getdoc(obj) or "")
+                   or ">>>" not in (inspect.getdoc(obj) or "")]
+    assert not no_examples, f"public objects without an Examples section: {no_examples}"
+
+
 @pytest.mark.parametrize("modname", DOCTEST_MODULES)
 def test_docstring_examples(modname):
     module = _optional_module(modname)
@@ -121,4 +133,5 @@ def test_docstring_examples(modname):
         for test in tests:
             runner.run(test)
     result = runner.summarize(verbose=False)
+    assert result.attempted > 0
     assert result.failed == 0, f"{result.failed} docstring example(s) failed in {modname}"
