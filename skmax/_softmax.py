@@ -176,7 +176,7 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         'sgd', 'adam': number of training samples seen.
     n_features_in_ : int
         Number of features seen during :term:`fit`.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during :term:`fit`, when ``X`` has string
         column names.
 

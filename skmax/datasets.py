@@ -65,6 +65,15 @@ class DatasetNotFoundError(FileNotFoundError):
 
     Subclass of :class:`FileNotFoundError`; the message names the path that
     was looked at and how to point skmax at the data.
+
+    Examples
+    --------
+    >>> from skmax.datasets import DatasetNotFoundError, load_letter
+    >>> try:
+    ...     load_letter(data_home="/nonexistent")
+    ... except FileNotFoundError as exc:
+    ...     print(type(exc).__name__)
+    DatasetNotFoundError
     """
 
 
@@ -119,6 +128,15 @@ def get_data_home(data_home=None):
         4. if nothing exists, ``<cwd>/../shared/data`` (the documented layout
            when running from the project root), which may not exist; loaders
            then raise :class:`DatasetNotFoundError`.
+
+    Examples
+    --------
+    >>> from skmax.datasets import get_data_home
+    >>> get_data_home("/data/skmax")
+    '/data/skmax'
+    >>> import os
+    >>> os.path.isabs(get_data_home())
+    True
     """
     if data_home is not None:
         return str(Path(os.fspath(data_home)).expanduser().absolute())
@@ -169,6 +187,12 @@ def available_datasets(data_home=None):
     names : list of str
         Sorted names usable with :func:`load_dataset` (e.g. ``'letter'``).
         A dataset counts as present when all of its files exist.
+
+    Examples
+    --------
+    >>> from skmax.datasets import available_datasets
+    >>> sorted(available_datasets())  # with the full data folder
+    ['20newsgroups', 'aloi', 'letter', 'mnist', 'optdigits', 'pendigits', 'ptb', 'shuttle']
     """
     home = Path(get_data_home(data_home))
     names = []
@@ -245,6 +269,13 @@ def load_letter(*, data_home=None, subset="all", return_X_y=False, dtype=np.floa
     ------
     DatasetNotFoundError
         If ``letter/letter-recognition.data`` is missing.
+
+    Examples
+    --------
+    >>> from skmax.datasets import load_letter
+    >>> letter = load_letter()
+    >>> letter.data.shape, letter.target_names[:3], letter.target[:3]
+    ((20000, 16), array(['A', 'B', 'C'], dtype=...), array([19,  8,  3]))
     """
     _check_subset(subset, ("all", "train", "test"))
     path = _dataset_path("letter", "letter-recognition.data", data_home)
@@ -295,6 +326,13 @@ def load_pendigits(*, data_home=None, subset="train", return_X_y=False, dtype=np
     ------
     DatasetNotFoundError
         If a required file is missing.
+
+    Examples
+    --------
+    >>> from skmax.datasets import load_pendigits
+    >>> X, y = load_pendigits(subset="test", return_X_y=True)
+    >>> X.shape, sorted(set(y.tolist())) == list(range(10))
+    ((3498, 16), True)
     """
     _check_subset(subset, ("train", "test", "all"))
     files = _subset_files(subset, "pendigits.tra", "pendigits.tes")
@@ -338,6 +376,14 @@ def load_optdigits(*, data_home=None, subset="train", return_X_y=False, dtype=np
     ------
     DatasetNotFoundError
         If a required file is missing.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skmax.datasets import load_optdigits
+    >>> X, y = load_optdigits(return_X_y=True, dtype=np.float32)
+    >>> X.shape, X.dtype
+    ((3823, 64), dtype('float32'))
     """
     _check_subset(subset, ("train", "test", "all"))
     files = _subset_files(subset, "optdigits.tra", "optdigits.tes")
@@ -385,6 +431,14 @@ def load_shuttle(*, data_home=None, subset="train", return_X_y=False, dtype=np.f
     ------
     DatasetNotFoundError
         If a required file is missing.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skmax.datasets import load_shuttle
+    >>> X, y = load_shuttle(return_X_y=True)
+    >>> X.shape, np.bincount(y)[1:]  # labels 1-7, very imbalanced
+    ((43500, 9), array([34108,    37,   132,  6748,  2458,     6,    11]))
     """
     _check_subset(subset, ("train", "test", "all"))
     files = _subset_files(subset, "shuttle.trn", "shuttle.tst")
@@ -452,6 +506,13 @@ def load_mnist(*, data_home=None, subset="test", return_X_y=False, dtype=np.floa
     ------
     DatasetNotFoundError
         If an image or label file is missing.
+
+    Examples
+    --------
+    >>> from skmax.datasets import load_mnist
+    >>> mnist = load_mnist()
+    >>> mnist.data.shape, mnist.images.shape
+    ((10000, 784), (10000, 28, 28))
     """
     if subset != "test":
         raise ValueError(
@@ -548,6 +609,13 @@ def load_aloi(*, data_home=None, subset="train", return_X_y=False, dtype=np.floa
     ------
     DatasetNotFoundError
         If a required file is missing.
+
+    Examples
+    --------
+    >>> from skmax.datasets import load_aloi
+    >>> X, y = load_aloi(subset="test", return_X_y=True)
+    >>> X.shape, X.format, y.min(), y.max()
+    ((10800, 128), 'csr', 1, 1000)
     """
     _check_subset(subset, ("train", "test", "all"))
     files = _subset_files(subset, "aloi_train.vw.gz", "aloi_test.vw.gz")
@@ -613,6 +681,13 @@ def load_20newsgroups(*, data_home=None, subset="train", categories=None, return
     ------
     DatasetNotFoundError
         If the archive is missing.
+
+    Examples
+    --------
+    >>> from skmax.datasets import load_20newsgroups
+    >>> news = load_20newsgroups(subset="test", categories=["sci.space"])
+    >>> len(news.data), news.target_names
+    (394, ['sci.space'])
     """
     _check_subset(subset, ("train", "test", "all"))
     path = _dataset_path("20newsgroups", "20news-bydate.tar.gz", data_home)
@@ -744,6 +819,16 @@ def load_ptb(
     DatasetNotFoundError
         If the subset's file (or, when a vocabulary must be built, the
         training file) is missing.
+
+    Examples
+    --------
+    >>> from skmax.datasets import load_ptb
+    >>> ptb = load_ptb(subset="valid")
+    >>> len(ptb.data), ptb.data[0][:3]
+    (3370, ['consumers', 'may', 'want'])
+    >>> X, y = load_ptb(subset="valid", context=2, return_X_y=True)
+    >>> X.shape, y.shape
+    ((73758, 2), (73758,))
     """
     _check_subset(subset, tuple(_PTB_FILES))
     context = int(context)
@@ -845,6 +930,23 @@ def load_dataset(name, *, data_home=None, fallback=None, **kwargs):
     used_name : str
         ``name``, or the name of the fallback that was used (e.g.
         ``'digits'``, or the callable's ``__name__``).
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from skmax.datasets import load_dataset
+    >>> X, y, used = load_dataset("pendigits", subset="test", fallback="digits")
+    >>> used, X.shape
+    ('pendigits', (3498, 16))
+
+    Without the data folder the fallback is used, with a warning:
+
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     X, y, used = load_dataset("pendigits", data_home="/nonexistent",
+    ...                               fallback="digits")
+    >>> used, X.shape, caught[0].category.__name__
+    ('digits', (1797, 64), 'UserWarning')
     """
     if name not in _LOADERS:
         raise ValueError(f"unknown dataset {name!r}; known: {sorted(_LOADERS)}")
