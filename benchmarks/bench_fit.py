@@ -132,8 +132,12 @@ def main(argv=None):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         for label, X, y in problems:
-            fit_rows += fit_row(label, X, y, args.C, args.tol, args.max_iter, repeats)
+            rows = fit_row(label, X, y, args.C, args.tol, args.max_iter, repeats)
             eval_rows.append(evaluation_row(label, X, y, max(3, repeats)))
+            for row in rows:       # progress, one line per row; the tables follow
+                print(" ".join(row[:6]), flush=True)
+            fit_rows += rows
+    print()
     print_table(["problem", "dtype", "solver", "skmax s", "sklearn s", "ratio",
                  "objective skmax", "objective sklearn", "rel. diff", "iters skmax/sklearn"],
                 fit_rows)

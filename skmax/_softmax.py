@@ -318,16 +318,21 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError("The sample weights (times class weights) sum to zero.")
         return X, classes, y_enc.astype(np.int32, copy=False), sample_weight
 
+    def _rows_per_class(self):
+        """Fitted ``(W, b)`` in float64 with one row per class: the inverse of the
+        binary convention (``coef_ = w_1 - w_0`` with ``w_0 = -w_1``)."""
+        W = np.asarray(self.coef_, dtype=np.float64)
+        b = np.asarray(self.intercept_, dtype=np.float64)
+        if len(self.classes_) == 2 and W.shape[0] == 1:
+            W, b = np.vstack([-W / 2, W / 2]), np.array([-b[0] / 2, b[0] / 2])
+        return W, b
+
     def _initial_coef(self, n_rows, n_features, dtype):
         """Flat float64 ``[W.ravel(), b]``: zeros, or the previous fit (warm start)."""
         coef = np.zeros(n_rows * (n_features + int(self.fit_intercept)), dtype=np.float64)
         if not (self.warm_start and hasattr(self, "coef_")):
             return coef
-        W_prev = np.asarray(self.coef_, dtype=np.float64)
-        b_prev = np.asarray(self.intercept_, dtype=np.float64)
-        if n_rows == 2 and W_prev.shape[0] == 1:   # binary: w_1 - w_0 with w_0 = -w_1
-            W_prev = np.vstack([-W_prev / 2, W_prev / 2])
-            b_prev = np.array([-b_prev[0] / 2, b_prev[0] / 2])
+        W_prev, b_prev = self._rows_per_class()
         if W_prev.shape != (n_rows, n_features):
             return coef
         coef[: n_rows * n_features] = W_prev.ravel()
@@ -373,8 +378,8 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
             self.__dict__ = previous_state   # bad input changes nothing
             raise
         if previous_classes is not None and not np.array_equal(previous_classes, classes):
-            self.__dict__.pop("coef_", None)        # warm start only with the same classes
-        if previous_classes is not None and not np.array_equal(previous_classes, classes):
+            # warm start only with the same classes
+            self.__dict__.pop("coef_", None)
             self.__dict__.pop("_stochastic", None)
         self.classes_ = classes
         if self.solver in STOCHASTIC_SOLVERS:
@@ -624,10 +629,7 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
                 W0 = np.zeros((n_rows, n_features), dtype=X.dtype)
                 b0 = np.zeros(n_rows, dtype=X.dtype)
             else:   # continue from a full-batch fit
-                W0 = np.asarray(self.coef_, dtype=np.float64)
-                b0 = np.asarray(self.intercept_, dtype=np.float64)
-                if n_rows == 2 and W0.shape[0] == 1:   # binary: w_1 - w_0, w_0 = -w_1
-                    W0, b0 = np.vstack([-W0 / 2, W0 / 2]), np.array([-b0[0] / 2, b0[0] / 2])
+                W0, b0 = self._rows_per_class()
             seeds = check_random_state(self.random_state).randint(
                 np.iinfo(np.int32).max, size=2)
             state = self._new_solver(X, W0, b0, counts, seeds)

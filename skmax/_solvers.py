@@ -72,14 +72,26 @@ def minimize_newton_cg(objective, coef0, *, tol, max_iter, verbose=0):
 
     Each iteration costs one gradient sweep and one sweep per CG step; it needs
     far fewer iterations than L-BFGS on badly scaled problems. Stops when the
-    gradient's Euclidean norm is below ``tol``.
+    largest gradient entry is below ``tol``, the criterion of
+    :func:`minimize_lbfgs` (scipy's own test, on the Euclidean norm, is kept as a
+    backstop), or after ``max_iter`` iterations.
     """
     tracker = _Tracker(objective, verbose)
+
+    last_x = [None]
 
     def fun(coef):
         value, grad = objective.loss_gradient(coef, keep_proba=True)
         tracker.last = (value, grad)
+        last_x[0] = np.array(coef, copy=True)
         return value, grad
+
+    def callback(intermediate_result):
+        tracker.callback(intermediate_result)
+        # after an accepted step the last evaluation is at the new iterate
+        at_iterate = np.array_equal(intermediate_result.x, last_x[0])
+        if at_iterate and np.max(np.abs(tracker.last[1])) <= tol:
+            raise StopIteration
 
     res = minimize(
         fun,
@@ -87,12 +99,13 @@ def minimize_newton_cg(objective, coef0, *, tol, max_iter, verbose=0):
         method="trust-ncg",
         jac=True,
         hessp=objective.hessp,
-        callback=tracker.callback,
+        callback=callback,
         options={"gtol": tol, "maxiter": max_iter},
     )
     n_iter = int(res.nit)
-    # trust-ncg may stop on lost precision after reaching tol within an iteration
-    if not res.success and np.linalg.norm(tracker.last[1]) > tol:
+    converged = tracker.last[1] is not None and np.max(np.abs(tracker.last[1])) <= tol
+    # trust-ncg may also stop on lost precision once the gradient is tiny
+    if not (res.success or converged):
         _warn_not_converged("newton-cg", n_iter, str(res.message))
     return res.x, n_iter
 
