@@ -11,11 +11,15 @@ Usage: python benchmarks/bench_calibration.py [--quick] [--max-cells N] [--repea
 
 import argparse
 import os
-import platform
-import time
+import sys
 import warnings
 
 import numpy as np
+
+if __package__ in (None, ""):   # run as a script: make `benchmarks` importable, but
+    # append the repository root so an installed skmax wins over the source tree
+    sys.path.append(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from benchmarks._common import best_of, machine_line  # noqa: E402
 
 
 def _nll(L, y, beta):
@@ -23,16 +27,6 @@ def _nll(L, y, beta):
 
     f = _kernels.temperature_nll(np.ascontiguousarray(L), y.astype(np.int32), None, float(beta), 1)[0]
     return f / len(y)
-
-
-def _best_of(fn, repeats):
-    times = []
-    out = None
-    for _ in range(repeats):
-        t = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t)
-    return min(times), out
 
 
 def _scores(n, K, dtype, seed=0):
@@ -58,11 +52,11 @@ def timing_table(sizes, dtypes, max_cells, repeats):
                 continue
             L, y = _scores(n, K, dtype)
             r = 1 if n * K >= 5e7 else repeats
-            t_ours, cal = _best_of(lambda: TemperatureCalibrator(input="logits").fit(L, y), r)
-            t_sk, sk = _best_of(lambda: _TemperatureScaling().fit(L, y), r)
+            t_ours, cal = best_of(lambda: TemperatureCalibrator(input="logits").fit(L, y), r)
+            t_sk, sk = best_of(lambda: _TemperatureScaling().fit(L, y), r)
             nll_o, nll_s = _nll(L, y, cal.beta_), _nll(L, y, float(sk.beta_))
             rows.append((n, K, np.dtype(dtype).name, (t_ours, t_sk, nll_o, nll_s, cal.n_iter_)))
-            del L
+            L = None   # free the scores before the next size
     return rows
 
 
@@ -74,14 +68,20 @@ def ece_table(quick):
     from skmax import TemperatureCalibratedClassifier
     from skmax.metrics import expected_calibration_error
 
+    from skmax.datasets import load_dataset
+
     data = []
-    here = os.path.dirname(os.path.abspath(__file__))
-    letter = os.path.join(here, "..", "..", "shared", "data", "letter", "letter-recognition.data")
-    if os.path.exists(letter) and not quick:
-        raw = np.loadtxt(letter, delimiter=",", dtype=str)
-        data.append(("letter", raw[:, 1:].astype(float), raw[:, 0]))
-    X, y = load_digits(return_X_y=True)
-    data.append(("digits", X, y))
+    names = ["digits"] if quick else ["letter", "pendigits", "optdigits", "shuttle"]
+    for name in names:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")   # fallback notice: the name says it
+            if name == "digits":
+                X, y = load_digits(return_X_y=True)
+                used = "digits"
+            else:
+                X, y, used = load_dataset(name, fallback="digits")
+        if used not in [d[0] for d in data]:
+            data.append((used, X, y))
     out = []
     for name, X, y in data:
         Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.3, random_state=0, stratify=y)
@@ -106,11 +106,7 @@ def main(argv=None):
         sizes = [(n, K) for n in (10_000, 100_000, 1_000_000) for K in (10, 100, 1000)]
         sizes.insert(5, (200_000, 100))
         repeats = args.repeats
-    from skmax import _kernels
-
-    print(f"# {platform.node()} {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} CPUs, OpenMP threads {_kernels.openmp_max_threads()}, "
-          f"{time.strftime('%Y-%m-%d')}")
+    print(f"Machine: {machine_line()}")
     print("| n | K | dtype | skmax fit (s) | sklearn fit (s) | ratio | skmax NLL | sklearn NLL | passes |")
     print("|---|---|---|---|---|---|---|---|---|")
     with warnings.catch_warnings():

@@ -7,8 +7,8 @@ One run prints one table (markdown):
 (b) next-word prediction on Penn Treebank: the previous word (``--context 1``)
     or two words (``--context 2``) as sparse one-hot features, the 10,000-word
     vocabulary as classes; trained on ``ptb.valid.txt``, tested on
-    ``ptb.test.txt`` (``../shared/data/ptb`` relative to the repository root,
-    or ``--ptb-dir``).
+    ``ptb.test.txt``, read with ``skmax.datasets.load_ptb`` (``../shared/data``,
+    ``SKMAX_DATA`` or ``--data-home``).
 
 For each data set: seconds per epoch of ``SoftmaxClassifier(solver='adam')``
 with the full softmax and with ``n_sampled`` = 64, 256, 1024 (same solver,
@@ -26,7 +26,6 @@ Usage: python benchmarks/bench_many_classes.py [--quick] [--epochs N]
 import argparse
 import os
 import platform
-import sys
 import time
 import tracemalloc
 import warnings
@@ -34,8 +33,6 @@ import warnings
 import numpy as np
 import scipy.sparse as sp
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
 
 from skmax import SoftmaxClassifier  # noqa: E402
 
@@ -51,31 +48,19 @@ def synthetic(n_classes, n_train, n_test, n_features, seed=0):
     return X[:n_train], y[:n_train], X[n_train:], y[n_train:], np.arange(n_classes)
 
 
-def _read_words(path):
-    with open(path) as f:
-        return [w for line in f for w in line.split() + ["<eos>"]]
+def _load_ptb(data_home):
+    """Token lists of the PTB train / valid / test files, through skmax.datasets
+    (raises DatasetNotFoundError, a FileNotFoundError, when they are absent)."""
+    from skmax.datasets import load_ptb
+
+    return {s: [w for sentence in load_ptb(subset=s, data_home=data_home).data
+                for w in sentence]
+            for s in ("train", "valid", "test")}
 
 
-def _load_ptb(ptb_dir):
-    """Token lists of the PTB train / valid / test files."""
-    files = {s: os.path.join(ptb_dir, f"ptb.{s}.txt") for s in ("train", "valid", "test")}
-    missing = [p for p in files.values() if not os.path.exists(p)]
-    if missing:
-        raise FileNotFoundError(
-            f"Penn Treebank files not found: {missing}. Put ptb.train.txt, "
-            "ptb.valid.txt and ptb.test.txt in ../shared/data/ptb (relative to the "
-            "repository root) or pass --ptb-dir."
-        )
-    return {s: _read_words(p) for s, p in files.items()}
-
-
-def ptb_next_word(ptb_dir, context=1, max_tokens=None, max_vocab=None):
+def ptb_next_word(data_home=None, context=1, max_tokens=None, max_vocab=None):
     """Sparse one-hot features of the previous ``context`` words; labels the next word."""
-    try:   # the project's loader, when present
-        from skmax.datasets import load_ptb  # noqa: F401
-    except ImportError:
-        pass
-    words = _load_ptb(ptb_dir)
+    words = _load_ptb(data_home)
     vocab = sorted(set(words["train"]))
     if max_vocab is not None:   # smoke runs: the most frequent words, the rest <unk>
         uniq, counts = np.unique(words["train"], return_counts=True)
@@ -171,7 +156,8 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--n-jobs", type=int, default=None)
     parser.add_argument("--context", type=int, default=1, choices=(1, 2))
-    parser.add_argument("--ptb-dir", default=os.path.join(ROOT, "..", "shared", "data", "ptb"))
+    parser.add_argument("--data-home", default=None,
+                        help="folder holding ptb/ (default: skmax.datasets.get_data_home())")
     parser.add_argument("--sgd-max-k", type=int, default=1000,
                         help="run SGDClassifier only up to this many classes")
     args = parser.parse_args(argv)
@@ -191,7 +177,7 @@ def main(argv=None):
     datasets = [(f"synthetic K={K:,} (n={n:,}, d={d})", lambda K=K, n=n, m=m, d=d: synthetic(K, n, m, d))
                 for K, n, m, d in synth]
     datasets.append((f"PTB next word (context {args.context})",
-                     lambda: ptb_next_word(args.ptb_dir, args.context, ptb_tokens, ptb_vocab)))
+                     lambda: ptb_next_word(args.data_home, args.context, ptb_tokens, ptb_vocab)))
 
     print(f"# bench_many_classes: {platform.node()} {platform.processor() or platform.machine()}, "
           f"{os.cpu_count()} CPUs, {time.strftime('%Y-%m-%d')}; solver='adam', "

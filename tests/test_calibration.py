@@ -2,7 +2,6 @@ import warnings
 
 import numpy as np
 import pytest
-from sklearn.base import clone
 from sklearn.calibration import _TemperatureScaling
 from sklearn.datasets import load_iris, make_classification
 from sklearn.exceptions import NotFittedError
