@@ -78,13 +78,14 @@ n_small = 1000
 # -----------
 # ``decision_function`` (logits) when the model has it, else
 # ``predict_proba``; ``input='auto'`` tells them apart. ``classes=`` names
-# the score columns (the models' ``classes_``). The models are small: one
-# OpenMP thread each (gradient boosting's many short parallel regions become
-# very slow when the cores are shared with other work).
+# the score columns (the models' ``classes_``). The models are small, so they
+# run on one OpenMP thread (gradient boosting's many short parallel regions
+# become very slow when the cores are shared with other work).
 results = {}
+openmp_1 = threadpool_limits(limits=1, user_api="openmp")  # restored below
 for name, model in models.items():
     n = n_small if "Softmax" in name else len(y_train)
-    with warnings.catch_warnings(), threadpool_limits(limits=1, user_api="openmp"):
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore")   # ConvergenceWarning of the overfit model
         model.fit(X_train[:n], y_train[:n])
     method = "decision_function" if hasattr(model, "decision_function") else "predict_proba"
@@ -101,6 +102,7 @@ for name, model in models.items():
           f"{expected_calibration_error(y_test, after, labels=labels):.4f}, "
           f"NLL {log_loss(y_test, before, labels=labels):.4f} -> "
           f"{log_loss(y_test, after, labels=labels):.4f}")
+openmp_1.restore_original_limits()
 
 # %%
 # :math:`T > 1` softens over-confident probabilities (the overfit model);
