@@ -20,8 +20,8 @@ to scikit-learn's digits (and says so).
 """
 
 # %%
-# Data and a helper for the ECE
-# -----------------------------
+# Data
+# ----
 import warnings
 
 import matplotlib.pyplot as plt
@@ -32,8 +32,9 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from skmax import SoftmaxClassifier
+from skmax import SoftmaxClassifier, TemperatureCalibrator
 from skmax.datasets import get_data_home, load_dataset
+from skmax.metrics import expected_calibration_error
 
 with warnings.catch_warnings():   # the fallback is announced below
     warnings.simplefilter("ignore", UserWarning)
@@ -51,23 +52,17 @@ print(f"dataset {used}: train {X_train.shape}, validation {X_val.shape}, "
       f"test {X_test.shape}")
 
 
-# TODO(lead): use skmax.metrics.expected_calibration_error
-def expected_calibration_error(y_true, proba, n_bins=15):
-    """ECE with equal-width confidence bins (classes ``0..K-1``)."""
-    confidence = proba.max(axis=1)
-    correct = proba.argmax(axis=1) == y_true
-    bins = np.minimum((confidence * n_bins).astype(int), n_bins - 1)
-    ece = 0.0
-    for b in range(n_bins):
-        in_bin = bins == b
-        if in_bin.any():
-            ece += in_bin.mean() * abs(correct[in_bin].mean() - confidence[in_bin].mean())
-    return ece
+# %%
+# :func:`skmax.metrics.expected_calibration_error` (15 equal-width confidence
+# bins by default) measures the calibration; the labels are the digits 0-9,
+# which are also the columns of ``predict_proba``.
+labels = np.arange(10)
 
 
 def summary(proba, y_true):
     return (np.mean(proba.argmax(axis=1) == y_true), proba.max(axis=1).mean(),
-            expected_calibration_error(y_true, proba), log_loss(y_true, proba))
+            expected_calibration_error(y_true, proba, labels=labels),
+            log_loss(y_true, proba, labels=labels))
 
 
 # %%
@@ -98,20 +93,23 @@ for eps in [0.0, 0.02, 0.05, 0.1, 0.2]:
 # Temperature scaling
 # -------------------
 # ``decision_function`` returns the logits; the probabilities at temperature
-# :math:`T` are ``softmax(logits / T)``. We pick the :math:`T` with the
-# smallest log-loss on the validation split (what
-# :class:`skmax.TemperatureCalibrator` does, by a 1-D optimisation rather
-# than a grid) and apply it to the test logits.
-temperatures = np.geomspace(0.5, 20, 60)
+# :math:`T` are ``softmax(logits / T)``. :class:`skmax.TemperatureCalibrator`
+# finds the :math:`T` with the smallest log-loss on the validation split (a
+# 1-D optimisation); we apply it to the test logits. The curves over a grid
+# of temperatures below show what it minimises.
 logits_val = plain.decision_function(X_val)
 logits_test = plain.decision_function(X_test)
-val_loss = [log_loss(y_val, softmax(logits_val / T, axis=1), labels=np.arange(10))
+calibrator = TemperatureCalibrator(input="logits", classes=labels).fit(logits_val, y_val)
+T_best = calibrator.temperature_
+calibrated = calibrator.transform(logits_test)
+print(f"temperature fitted on the validation split: T = {T_best:.2f}")
+
+temperatures = np.geomspace(0.5, 20, 60)
+val_loss = [log_loss(y_val, softmax(logits_val / T, axis=1), labels=labels)
             for T in temperatures]
-test_ece = [expected_calibration_error(y_test, softmax(logits_test / T, axis=1))
+test_ece = [expected_calibration_error(y_test, softmax(logits_test / T, axis=1),
+                                       labels=labels)
             for T in temperatures]
-T_best = temperatures[int(np.argmin(val_loss))]
-calibrated = softmax(logits_test / T_best, axis=1)
-print(f"temperature chosen on the validation split: T = {T_best:.2f}")
 for name, proba in [("before (T=1)", probas[0.0]), (f"after (T={T_best:.2f})", calibrated)]:
     acc, conf, ece, ll = summary(proba, y_test)
     print(f"{name:>16}: accuracy {acc:.4f}, mean confidence {conf:.4f}, "
@@ -123,7 +121,7 @@ for name, proba in [("before (T=1)", probas[0.0]), (f"after (T={T_best:.2f})", c
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
 ax1.plot(temperatures, val_loss, label="validation log-loss")
 ax1.plot(temperatures, test_ece, label="test ECE")
-ax1.axvline(T_best, color="k", ls="--", lw=1, label=f"chosen T = {T_best:.2f}")
+ax1.axvline(T_best, color="k", ls="--", lw=1, label=f"fitted T = {T_best:.2f}")
 ax1.set_xscale("log")
 ax1.set_xlabel("temperature T")
 ax1.set_title("Temperature scaling of the C=1e4 model")

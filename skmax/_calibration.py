@@ -247,7 +247,7 @@ class TemperatureCalibrator(TransformerMixin, BaseEstimator):
         Class labels of the output columns.
     n_features_in_ : int
         Number of score columns seen in ``fit`` (1 for a 1-D binary score).
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of the score columns, if given as a DataFrame with string columns.
 
     Notes
@@ -611,13 +611,13 @@ class TemperatureCalibratedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseE
         One (``ensemble=False`` or a frozen estimator) or one per fold.
     calibrators_ : list of :class:`TemperatureCalibrator`
         The calibrator of each estimator.
-    temperatures_ : ndarray of shape (len(estimators_),)
-        The fitted temperatures.
+    temperatures_ : ndarray of shape (n_estimators,)
+        The fitted temperatures, one per entry of ``estimators_``.
     method_ : str
         The response method used.
     n_features_in_ : int
         Number of features seen in ``fit`` (when the estimator records it).
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Feature names seen in ``fit`` (when the estimator records them).
 
     Examples

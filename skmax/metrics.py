@@ -1,8 +1,23 @@
 """Calibration metrics: expected and maximum calibration error.
 
+:func:`expected_calibration_error` and :func:`maximum_calibration_error`
+summarise a reliability diagram in one number; :func:`calibration_bins`
+returns the diagram's points (what :class:`skmax.plotting.ReliabilityDisplay`
+draws).
+
 The multiclass Brier score is scikit-learn's
 :func:`sklearn.metrics.brier_score_loss` (multiclass since scikit-learn 1.7,
 with ``labels=`` and ``scale_by_half``); it is not duplicated here.
+
+Examples
+--------
+>>> from skmax import metrics
+>>> y = [0, 1, 1, 0]
+>>> p = [[0.9, 0.1], [0.2, 0.8], [0.4, 0.6], [0.3, 0.7]]
+>>> round(metrics.expected_calibration_error(y, p, n_bins=5), 4)
+0.25
+>>> round(metrics.maximum_calibration_error(y, p, n_bins=5), 4)
+0.4
 """
 
 from numbers import Integral
@@ -12,7 +27,7 @@ from sklearn.utils import check_consistent_length, column_or_1d
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 from sklearn.utils.validation import _check_sample_weight, check_array
 
-__all__ = ["expected_calibration_error", "maximum_calibration_error"]
+__all__ = ["expected_calibration_error", "maximum_calibration_error", "calibration_bins"]
 
 _PARAMS = {
     "y_true": ["array-like"],
@@ -112,6 +127,46 @@ def calibration_bins(
     Top-label (confidence = max probability, correct = argmax is the label)
     unless ``pos_label`` names one class (its probability against "y is that
     class"). Used by :class:`skmax.plotting.ReliabilityDisplay`.
+
+    Bin ``b`` is ``(e_b, e_{b+1}]`` (the first one also holds 0), with the
+    edges ``e`` of ``strategy`` as in :func:`expected_calibration_error`;
+    empty bins are left out.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        True labels.
+    y_prob : array-like of shape (n_samples, n_classes) or (n_samples,)
+        Probabilities (see :func:`expected_calibration_error`).
+    n_bins : int, default=15
+        Number of bins.
+    strategy : {'uniform', 'quantile'}, default='uniform'
+        Binning strategy.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Sample weights.
+    labels : array-like of shape (n_classes,), default=None
+        All the labels (sorted column order of ``y_prob``).
+    pos_label : label, default=None
+        None: top-label bins. A class label: bins of that class's probability,
+        "accuracy" being the frequency of that class.
+
+    Returns
+    -------
+    prob_pred : ndarray of shape (n_nonempty_bins,)
+        Mean confidence per bin.
+    prob_true : ndarray of shape (n_nonempty_bins,)
+        Accuracy per bin.
+    bin_weight : ndarray of shape (n_nonempty_bins,)
+        Total sample weight per bin.
+
+    Examples
+    --------
+    >>> from skmax.metrics import calibration_bins
+    >>> y = [0, 1, 1, 0]
+    >>> p = [[0.9, 0.1], [0.2, 0.8], [0.4, 0.6], [0.3, 0.7]]
+    >>> conf, acc, weight = calibration_bins(y, p, n_bins=5)
+    >>> conf.round(2).tolist(), acc.tolist(), weight.tolist()
+    ([0.6, 0.75, 0.9], [1.0, 0.5, 1.0], [1.0, 2.0, 1.0])
     """
     y_true, P, w, labels = _check_inputs(y_true, y_prob, sample_weight, labels)
     if pos_label is None:
