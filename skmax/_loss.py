@@ -1,7 +1,5 @@
 """Thin Python layer over the row kernels: one object per loss configuration."""
 
-import numpy as np
-
 from . import _kernels
 
 
@@ -37,6 +35,12 @@ class SoftmaxLoss:
         self.focal_gamma = float(focal_gamma)
         self.n_threads = int(n_threads)
 
+    def _threads(self, raw):
+        """Threads for a block: one below ~64k entries, where waking OpenMP
+        workers (which spin, and fight any other process for the cores)
+        costs more than the rows."""
+        return self.n_threads if raw.size >= (1 << 16) else 1
+
     @property
     def is_convex(self):
         return self.focal_gamma == 0.0
@@ -52,21 +56,18 @@ class SoftmaxLoss:
             self.label_smoothing,
             self.focal_gamma,
             proba,
-            self.n_threads,
+            self._threads(raw),
         )
 
     def hessp(self, direction, proba, sample_weight):
         """Overwrite ``direction`` (logit space) with ``sw_i H_i direction_i``."""
         if not self.is_convex:
             raise ValueError("Hessian products are only available for focal_gamma=0.")
-        _kernels.hessp(direction, proba, sample_weight, 1.0 / self.temperature, self.n_threads)
+        _kernels.hessp(direction, proba, sample_weight, 1.0 / self.temperature,
+                       self._threads(direction))
 
     def predict_proba(self, raw, log=False):
         """Overwrite logits ``raw`` with ``softmax(raw / T)`` (or its log)."""
-        _kernels.softmax(raw, 1.0 / self.temperature, bool(log), self.n_threads)
+        _kernels.softmax(raw, 1.0 / self.temperature, bool(log), self._threads(raw))
         return raw
 
-
-def as_kernel_array(a, dtype):
-    """C-contiguous array of ``dtype`` that the kernels may overwrite (always a copy)."""
-    return np.array(a, dtype=dtype, order="C", copy=True)
