@@ -17,7 +17,8 @@ How an evaluation runs:
    evaluation reads ``X`` from memory about once.
 3. BLAS is limited to one thread while the objective is open (``with``
    block): tall-skinny products scale better over row chunks than inside
-   BLAS, and OpenMP and BLAS thread pools never compete for the cores.
+   BLAS, multi-threaded BLAS is slow on small blocks, and OpenMP and BLAS
+   thread pools never compete for the cores.
    numpy's BLAS calls and the kernels release the GIL.
 4. Sparse ``X`` (CSR) is chunked the same way but not blocked further:
    scipy.sparse products, never densified.
@@ -101,8 +102,10 @@ class SoftmaxObjective:
         self._limits = None
 
     def __enter__(self):
+        # BLAS on one thread even with a single worker: multi-threaded OpenBLAS
+        # on these small, tall-skinny products is slower (up to 8x in float32)
+        self._limits = _blas_controller().limit(limits=1, user_api="blas")
         if self.n_threads > 1:
-            self._limits = _blas_controller().limit(limits=1, user_api="blas")
             self._executor = ThreadPoolExecutor(self.n_threads)
         return self
 
