@@ -80,7 +80,7 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         Whether to fit the (unpenalised) intercept ``b``.
     solver : {'lbfgs', 'newton-cg', 'sgd', 'adam'}, default='lbfgs'
         ``'lbfgs'``: scipy's L-BFGS-B, one kernel sweep gives value and
-        gradient. ``'newton-cg'``: scipy's trust-region Newton-CG with the
+        gradient. ``'newton-cg'``: scipy's line-search Newton-CG with the
         kernels' Hessian-vector products; fewer iterations on badly scaled
         data, requires ``focal_gamma=0``. ``'sgd'`` (constant step) and
         ``'adam'``: minibatch solvers as in ``MLPClassifier``; they support
@@ -96,7 +96,7 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         ``docs/sampled_softmax.md``.
     tol : float, default=1e-4
         Stop when the largest gradient entry of ``L / sum_i s_i`` is below
-        ``tol`` (its Euclidean norm for ``'newton-cg'``). For ``'sgd'`` and
+        ``tol`` (``'lbfgs'`` and ``'newton-cg'``). For ``'sgd'`` and
         ``'adam'`` (MLPClassifier's rule): stop when the epoch's training
         loss (or the validation accuracy with ``early_stopping``) has not
         improved by ``tol`` for ``n_iter_no_change`` consecutive epochs.

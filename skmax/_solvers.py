@@ -68,13 +68,14 @@ def minimize_lbfgs(objective, coef0, *, tol, max_iter, verbose=0):
 
 
 def minimize_newton_cg(objective, coef0, *, tol, max_iter, verbose=0):
-    """Trust-region Newton-CG with the kernels' Hessian-vector products.
+    """Line-search Newton-CG (scipy) with the kernels' Hessian-vector products.
 
-    Each iteration costs one gradient sweep and one sweep per CG step; it needs
-    far fewer iterations than L-BFGS on badly scaled problems. Stops when the
-    largest gradient entry is below ``tol``, the criterion of
-    :func:`minimize_lbfgs` (scipy's own test, on the Euclidean norm, is kept as a
-    backstop), or after ``max_iter`` iterations.
+    Each iteration costs one gradient sweep, one sweep per CG step and a few
+    line-search evaluations; it needs far fewer iterations than L-BFGS on
+    badly scaled problems. Stops when the largest gradient entry is below
+    ``tol``, the criterion of :func:`minimize_lbfgs`, or after ``max_iter``
+    iterations. (scipy's trust-region variant, 'trust-ncg', needed 1.1x-2x
+    more Hessian products on the benchmark problems.)
     """
     tracker = _Tracker(objective, verbose)
 
@@ -96,15 +97,16 @@ def minimize_newton_cg(objective, coef0, *, tol, max_iter, verbose=0):
     res = minimize(
         fun,
         coef0,
-        method="trust-ncg",
+        method="Newton-CG",
         jac=True,
         hessp=objective.hessp,
         callback=callback,
-        options={"gtol": tol, "maxiter": max_iter},
+        # xtol only as a backstop: the gradient test in the callback decides
+        options={"xtol": 1e-14, "maxiter": max_iter},
     )
     n_iter = int(res.nit)
     converged = tracker.last[1] is not None and np.max(np.abs(tracker.last[1])) <= tol
-    # trust-ncg may also stop on lost precision once the gradient is tiny
+    # the line search may also stop on lost precision once the gradient is tiny
     if not (res.success or converged):
         _warn_not_converged("newton-cg", n_iter, str(res.message))
     return res.x, n_iter
