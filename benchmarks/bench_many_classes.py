@@ -88,26 +88,23 @@ def ptb_next_word(data_home=None, context=1, max_tokens=None, max_vocab=None):
 
 
 # -- evaluation -----------------------------------------------------------
+def _log_proba(clf, X):
+    """Log-probabilities: skmax's log-softmax, else the log of clipped probabilities
+    (SGDClassifier's one-vs-rest probabilities can be exactly 0)."""
+    if isinstance(clf, SoftmaxClassifier):
+        return clf.predict_log_proba(X)
+    return np.log(np.clip(clf.predict_proba(X), 1e-15, None))
+
+
 def evaluate(clf, X, y, chunk=4096):
-    """Accuracy and log-loss with the full softmax, in row chunks."""
+    """Accuracy and log-loss over all classes, in row chunks."""
     correct, nll = 0, 0.0
     pos = np.searchsorted(clf.classes_, y)
     for start in range(0, X.shape[0], chunk):
-        logp = clf.predict_log_proba(X[start:start + chunk])
+        logp = _log_proba(clf, X[start:start + chunk])
         yy = pos[start:start + chunk]
         correct += int(np.sum(logp.argmax(axis=1) == yy))
         nll -= float(np.sum(logp[np.arange(yy.shape[0]), yy]))
-    return correct / X.shape[0], nll / X.shape[0]
-
-
-def evaluate_sgd(clf, X, y, chunk=2048):
-    correct, nll = 0, 0.0
-    pos = np.searchsorted(clf.classes_, y)
-    for start in range(0, X.shape[0], chunk):
-        p = clf.predict_proba(X[start:start + chunk])
-        yy = pos[start:start + chunk]
-        correct += int(np.sum(p.argmax(axis=1) == yy))
-        nll -= float(np.sum(np.log(np.clip(p[np.arange(yy.shape[0]), yy], 1e-15, None))))
     return correct / X.shape[0], nll / X.shape[0]
 
 
@@ -144,7 +141,7 @@ def run_sgdclassifier(data, epochs, args):
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     times = times[1:] if len(times) > 1 else times
-    acc, ll = evaluate_sgd(clf, X_test, y_test)
+    acc, ll = evaluate(clf, X_test, y_test)
     return float(np.mean(times)), acc, ll, peak
 
 
