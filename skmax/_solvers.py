@@ -8,19 +8,31 @@ from sklearn.exceptions import ConvergenceWarning
 
 
 class _Tracker:
-    """Wraps ``objective.loss_gradient``; remembers the last gradient and prints
-    one progress line per iteration when ``verbose``."""
+    """Wraps ``objective.loss_gradient``; remembers the last evaluation point and
+    gradient and prints one progress line per iteration when ``verbose``.
+    ``keep_proba`` stores the probabilities for Hessian products."""
 
-    def __init__(self, objective, verbose):
+    def __init__(self, objective, verbose, keep_proba=False):
         self.objective = objective
         self.verbose = verbose
+        self.keep_proba = keep_proba
         self.n_iter = 0
         self.last = (np.nan, None)
+        self.last_x = None
 
     def fun(self, coef):
-        value, grad = self.objective.loss_gradient(coef)
+        value, grad = self.objective.loss_gradient(coef, keep_proba=self.keep_proba)
         self.last = (value, grad)
+        self.last_x = np.array(coef, copy=True)
         return value, grad
+
+    def gradient_below(self, tol, x=None):
+        """Whether the last gradient's largest entry is below ``tol`` (and, with
+        ``x``, whether that evaluation was at ``x``)."""
+        grad = self.last[1]
+        if grad is None or (x is not None and not np.array_equal(x, self.last_x)):
+            return False
+        return bool(np.max(np.abs(grad)) <= tol)
 
     def callback(self, intermediate_result):
         self.n_iter += 1
@@ -77,25 +89,16 @@ def minimize_newton_cg(objective, coef0, *, tol, max_iter, verbose=0):
     iterations. (scipy's trust-region variant, 'trust-ncg', needed 1.1x-2x
     more Hessian products on the benchmark problems.)
     """
-    tracker = _Tracker(objective, verbose)
-
-    last_x = [None]
-
-    def fun(coef):
-        value, grad = objective.loss_gradient(coef, keep_proba=True)
-        tracker.last = (value, grad)
-        last_x[0] = np.array(coef, copy=True)
-        return value, grad
+    tracker = _Tracker(objective, verbose, keep_proba=True)
 
     def callback(intermediate_result):
         tracker.callback(intermediate_result)
         # after an accepted step the last evaluation is at the new iterate
-        at_iterate = np.array_equal(intermediate_result.x, last_x[0])
-        if at_iterate and np.max(np.abs(tracker.last[1])) <= tol:
+        if tracker.gradient_below(tol, intermediate_result.x):
             raise StopIteration
 
     res = minimize(
-        fun,
+        tracker.fun,
         coef0,
         method="Newton-CG",
         jac=True,
@@ -105,9 +108,8 @@ def minimize_newton_cg(objective, coef0, *, tol, max_iter, verbose=0):
         options={"xtol": 1e-14, "maxiter": max_iter},
     )
     n_iter = int(res.nit)
-    converged = tracker.last[1] is not None and np.max(np.abs(tracker.last[1])) <= tol
     # the line search may also stop on lost precision once the gradient is tiny
-    if not (res.success or converged):
+    if not (res.success or tracker.gradient_below(tol)):
         _warn_not_converged("newton-cg", n_iter, str(res.message))
     return res.x, n_iter
 
