@@ -144,6 +144,33 @@ def test_objective_hessp_matches_gradient_differences(dtype, sparse):
     np.testing.assert_allclose(hv, fd, rtol=rtol, atol=rtol * np.abs(fd).max())
 
 
+@pytest.mark.parametrize("sparse", [False, True])
+def test_objective_hessp_in_float32(sparse):
+    # float64 X with float32 Hessian products: close to the float64 product,
+    # and the float32 copy is made (dense) or skipped (sparse stays as it is)
+    X, y, sw, coef = _problem(sparse=sparse)
+    exact = SoftmaxObjective(X, y, sw, 4, SoftmaxLoss(1.7, 0.1, 0.0), C=0.5)
+    low = SoftmaxObjective(X, y, sw, 4, SoftmaxLoss(1.7, 0.1, 0.0), C=0.5, block_rows=50)
+    v = np.random.default_rng(5).normal(size=coef.size)
+    ref = exact.hessp(coef, v)
+    hv = low.hessp(coef, v, dtype=np.float32)
+    assert hv.dtype == np.float64
+    if sparse:
+        assert low._X32 is None
+        np.testing.assert_allclose(hv, ref, rtol=1e-12, atol=1e-12 * np.abs(ref).max())
+    else:
+        assert low._X32.dtype == np.float32
+        np.testing.assert_allclose(hv, ref, rtol=1e-5, atol=1e-5 * np.abs(ref).max())
+        assert not np.allclose(hv, ref, rtol=1e-12, atol=0)   # really float32
+    # a new point refreshes the stored probabilities
+    coef2 = coef + 0.3
+    np.testing.assert_allclose(low.hessp(coef2, v, np.float32), exact.hessp(coef2, v), rtol=1e-5,
+                               atol=1e-5 * np.abs(ref).max())
+    # the gradient stays float64-exact
+    np.testing.assert_allclose(low.loss_gradient(coef)[1], exact.loss_gradient(coef)[1],
+                               rtol=1e-12)
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_objective_same_for_blocks_threads_and_sparse(dtype):
     X, y, sw, coef = _problem(n=1000, dtype=dtype)

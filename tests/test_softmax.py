@@ -277,3 +277,29 @@ def test_unfitted(method, data):
     args = (X, y) if method == "score" else (X,)
     with pytest.raises(NotFittedError):
         getattr(SoftmaxClassifier(), method)(*args)
+
+
+def test_newton_cg_float32_hessian_products_on_large_problems(monkeypatch):
+    # n * n_params >= 2**22: the early Hessian products run in float32, the
+    # last ones in float64; the solution still matches lbfgs to the tolerance
+    from skmax._objective import SoftmaxObjective
+
+    dtypes = []
+    hessp = SoftmaxObjective.hessp
+
+    def spy(self, coef, vector, dtype=None):
+        dtypes.append(dtype)
+        return hessp(self, coef, vector, dtype)
+
+    monkeypatch.setattr(SoftmaxObjective, "hessp", spy)
+    X, y = make_classification(5000, 100, n_informative=20, n_classes=10, random_state=0)
+    newton = SoftmaxClassifier(solver="newton-cg", tol=1e-8).fit(X, y)
+    assert np.float32 in dtypes and None in dtypes
+    assert dtypes.index(None) > dtypes.index(np.float32)     # exact products last
+    lbfgs = SoftmaxClassifier(solver="lbfgs", tol=1e-8, max_iter=1000).fit(X, y)
+    np.testing.assert_allclose(newton.coef_, lbfgs.coef_, rtol=1e-5, atol=1e-6)
+    assert newton.coef_.dtype == np.float64
+    # a small problem stays float64 throughout
+    dtypes.clear()
+    SoftmaxClassifier(solver="newton-cg").fit(X[:300, :20], y[:300])
+    assert dtypes and set(dtypes) == {None}
