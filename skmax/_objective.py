@@ -24,9 +24,8 @@ How an evaluation runs:
    scipy.sparse products, never densified.
 5. Hessian products can run in float32 on dense float64 ``X``
    (``hessp(..., dtype=np.float32)``: a float32 copy of ``X`` made on the first
-   such product, about 1.3-1.5x faster products). Newton-CG solves for its
-   early directions only to a relative residual of 0.5, far above float32
-   rounding; the gradient, the line search and the stopping test stay float64.
+   such product, about 1.3-1.5x faster products), for Newton-CG, which solves
+   for its directions far more loosely than float32 rounding.
 """
 
 from concurrent.futures import ThreadPoolExecutor

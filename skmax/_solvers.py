@@ -83,8 +83,7 @@ def minimize_lbfgs(objective, coef0, *, tol, max_iter, verbose=0):
     return res.x, n_iter
 
 
-def minimize_newton_cg(objective, coef0, *, tol, max_iter, verbose=0,
-                       low_precision_above=10.0):
+def minimize_newton_cg(objective, coef0, *, tol, max_iter, verbose=0):
     """Line-search Newton-CG (scipy) with the kernels' Hessian-vector products.
 
     Each iteration costs one gradient sweep, one sweep per CG step and a few
@@ -94,22 +93,21 @@ def minimize_newton_cg(objective, coef0, *, tol, max_iter, verbose=0,
     iterations. (scipy's trust-region variant, 'trust-ncg', needed 1.1x-2x
     more Hessian products on the benchmark problems.)
 
-    On large problems (``n_samples * n_params >= 2**22``), while the largest
-    gradient entry is above ``low_precision_above * tol``, the Hessian
-    products run in float32 (dense float64 ``X`` only, see
-    ``SoftmaxObjective.hessp``): 1.2x-1.5x faster fits, since those
-    directions are solved loosely anyway; the last iterations use exact
-    products. The result is then exact to the tolerance, not to rounding;
-    small problems, where a product costs about a millisecond, stay float64
-    throughout and so follow the same path for weighted and repeated rows.
+    On large problems (``n_samples * n_params >= 2**22``) with dense float64
+    ``X`` the Hessian products run in float32 (``SoftmaxObjective.hessp``):
+    1.2x-1.5x faster fits. scipy's CG solves each Newton direction only
+    loosely (to a residual of ``min(0.5, sqrt(|g|_1))`` times the gradient's,
+    in 1-norm), far above float32 rounding, and the gradient, line search
+    and stopping test stay float64, so the solution meets the same tolerance. Small problems, where a product costs about a
+    millisecond, stay float64 and so are reproducible to rounding (e.g.
+    weighted rows give the same fit as repeated rows).
     """
     tracker = _Tracker(objective, verbose, keep_proba=True)
     large = objective.n_samples * objective.n_params >= _LOW_PRECISION_MIN_WORK
+    product_dtype = np.float32 if large else None
 
     def hessp(coef, vector):
-        # scipy evaluates the gradient at coef before the CG loop: tracker.last
-        fast = large and not tracker.gradient_below(low_precision_above * tol)
-        return objective.hessp(coef, vector, np.float32 if fast else None)
+        return objective.hessp(coef, vector, product_dtype)
 
     def callback(intermediate_result):
         tracker.callback(intermediate_result)
