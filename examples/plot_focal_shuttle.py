@@ -29,12 +29,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.metrics import f1_score, recall_score
-from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skmax import SoftmaxClassifier
-from skmax.datasets import get_data_home, load_dataset
+from skmax.datasets import load_train_test
 
 
 def imbalanced_digits():
@@ -46,16 +45,8 @@ def imbalanced_digits():
     return X[keep], y[keep]
 
 
-with warnings.catch_warnings():   # the fallback is announced below
-    warnings.simplefilter("ignore", UserWarning)
-    X_train, y_train, used = load_dataset("shuttle", subset="train",
-                                          fallback=imbalanced_digits)
-if used == "shuttle":
-    X_test, y_test, _ = load_dataset("shuttle", subset="test")
-else:
-    print(f"NOTE: shuttle not found in {get_data_home()}, using {used!r} instead.")
-    X_train, X_test, y_train, y_test = train_test_split(
-        X_train, y_train, test_size=0.4, stratify=y_train, random_state=0)
+X_train, X_test, y_train, y_test, used = load_train_test(
+    "shuttle", fallback=imbalanced_digits, test_size=0.4)
 
 classes, counts = np.unique(y_train, return_counts=True)
 print(f"dataset {used}: train {X_train.shape}, test {X_test.shape}")

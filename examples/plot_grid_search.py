@@ -15,31 +15,23 @@ digits shipped with scikit-learn.
 # %%
 # Data
 # ----
-# :func:`skmax.datasets.load_dataset` returns ``(X, y, used_name)``; with
-# ``fallback="digits"`` it loads scikit-learn's digits (and warns) when the
-# pendigits files are missing.
-import warnings
+# :func:`skmax.datasets.load_train_test` returns pendigits' own train and
+# test files and the name of the data used; with ``fallback="digits"`` it
+# loads scikit-learn's digits instead, with a warning, and splits them when
+# the pendigits files are missing.
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from sklearn.metrics import accuracy_score, log_loss
-from sklearn.model_selection import GridSearchCV, train_test_split
+from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skmax import SoftmaxClassifier
-from skmax.datasets import get_data_home, load_dataset
+from skmax.datasets import load_train_test
 
-with warnings.catch_warnings():   # the fallback is announced below
-    warnings.simplefilter("ignore", UserWarning)
-    X_train, y_train, used = load_dataset("pendigits", subset="train", fallback="digits")
-if used == "pendigits":
-    X_test, y_test, _ = load_dataset("pendigits", subset="test")
-else:
-    print(f"NOTE: pendigits not found in {get_data_home()}, using scikit-learn's {used!r} instead.")
-    X_train, X_test, y_train, y_test = train_test_split(
-        X_train, y_train, test_size=0.3, stratify=y_train, random_state=0)
+X_train, X_test, y_train, y_test, used = load_train_test("pendigits", fallback="digits")
 print(f"dataset {used}: train {X_train.shape}, test {X_test.shape}, "
       f"{len(np.unique(y_train))} classes")
 

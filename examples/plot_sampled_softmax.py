@@ -24,27 +24,18 @@ are far too few for sampling to pay off: the example then only shows the API.
 # Data
 # ----
 import time
-import warnings
 
 import matplotlib.pyplot as plt
 import numpy as np
-from sklearn.model_selection import train_test_split
 
 from skmax import SoftmaxClassifier
-from skmax.datasets import get_data_home, load_dataset
+from skmax.datasets import load_train_test
 
-with warnings.catch_warnings():   # the fallback is announced below
-    warnings.simplefilter("ignore", UserWarning)
-    X, y, used = load_dataset("aloi", subset="train", fallback="digits", dtype=np.float32)
+X, X_test, y, y_test, used = load_train_test("aloi", fallback="digits", dtype=np.float32)
 if used == "aloi":
-    X_test, y_test, _ = load_dataset("aloi", subset="test", dtype=np.float32)
-    rng = np.random.RandomState(0)
-    keep = rng.choice(X.shape[0], 30_000, replace=False)
+    keep = np.random.RandomState(0).choice(X.shape[0], 30_000, replace=False)
     X, y = X[keep], y[keep]
-else:
-    print(f"NOTE: ALOI not found in {get_data_home()}, using scikit-learn's {used!r} "
-          "instead (10 classes: sampling cannot pay off there).")
-    X, X_test, y, y_test = train_test_split(X, y, test_size=0.3, stratify=y, random_state=0)
+else:   # 10 classes: sampling cannot pay off there
     X, X_test = X / 16.0, X_test / 16.0
 classes = np.unique(np.concatenate([y, y_test]))
 print(f"dataset {used}: {len(classes)} classes, train {X.shape}, test {X_test.shape}"

@@ -33,18 +33,10 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skmax import SoftmaxClassifier, TemperatureCalibrator
-from skmax.datasets import get_data_home, load_dataset
+from skmax.datasets import load_train_test
 from skmax.metrics import expected_calibration_error
 
-with warnings.catch_warnings():   # the fallback is announced below
-    warnings.simplefilter("ignore", UserWarning)
-    X, y, used = load_dataset("optdigits", subset="train", fallback="digits")
-if used == "optdigits":
-    X_test, y_test, _ = load_dataset("optdigits", subset="test")
-else:
-    print(f"NOTE: optdigits not found in {get_data_home()}, using scikit-learn's {used!r} instead.")
-    X, X_test, y, y_test = train_test_split(X, y, test_size=0.3, stratify=y,
-                                            random_state=0)
+X, X_test, y, y_test, used = load_train_test("optdigits", fallback="digits")
 # a held-out validation split for choosing the temperature
 X_train, X_val, y_train, y_val = train_test_split(X, y, test_size=0.25, stratify=y,
                                                   random_state=0)

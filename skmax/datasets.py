@@ -43,6 +43,7 @@ __all__ = [
     "load_20newsgroups",
     "load_ptb",
     "load_dataset",
+    "load_train_test",
 ]
 
 ENV_VAR = "SKMAX_DATA"
@@ -948,6 +949,10 @@ def load_dataset(name, *, data_home=None, fallback=None, **kwargs):
     >>> used, X.shape, caught[0].category.__name__
     ('digits', (1797, 64), 'UserWarning')
     """
+    return _load_or_fallback(name, data_home, fallback, kwargs, stacklevel=3)
+
+
+def _load_or_fallback(name, data_home, fallback, kwargs, stacklevel):
     if name not in _LOADERS:
         raise ValueError(f"unknown dataset {name!r}; known: {sorted(_LOADERS)}")
     if fallback is not None and not callable(fallback) and fallback not in _SKLEARN_FALLBACKS:
@@ -972,6 +977,70 @@ def load_dataset(name, *, data_home=None, fallback=None, **kwargs):
         warnings.warn(
             f"dataset {name!r} not found, using {used!r} instead ({exc})",
             UserWarning,
-            stacklevel=2,
+            stacklevel=stacklevel,
         )
         return X, y, used
+
+
+# datasets without their own train / test files: split their rows
+_NO_OWN_SPLIT = ("mnist",)
+
+
+def load_train_test(name, *, data_home=None, fallback=None, test_size=0.3, random_state=0,
+                    **kwargs):
+    """Train and test sets of a dataset, optionally falling back.
+
+    The dataset's own train and test files where it has them (all but MNIST,
+    of which only the test set is in the data folder); otherwise, and for a
+    fallback, a stratified :func:`~sklearn.model_selection.train_test_split`
+    of its rows.
+
+    Parameters
+    ----------
+    name : str
+        As for :func:`load_dataset` (not ``'ptb'``, which is a corpus, not a
+        table: use :func:`load_ptb`).
+    data_home : str or path-like, default=None
+        Data folder; see :func:`get_data_home`.
+    fallback : str, callable or None, default=None
+        As for :func:`load_dataset`: used, with a :class:`UserWarning`, when
+        the dataset's files are missing.
+    test_size : float, default=0.3
+        Fraction of the rows held out when splitting.
+    random_state : int, default=0
+        Seed of the split.
+    **kwargs
+        Passed to the loader (e.g. ``dtype=np.float32``), not ``subset``.
+
+    Returns
+    -------
+    X_train, X_test, y_train, y_test
+        In the order of :func:`~sklearn.model_selection.train_test_split`.
+    used_name : str
+        ``name``, or the name of the fallback that was used.
+
+    Examples
+    --------
+    >>> from skmax.datasets import load_train_test
+    >>> X_train, X_test, y_train, y_test, used = load_train_test(
+    ...     "pendigits", fallback="digits")
+    >>> used, X_train.shape, X_test.shape
+    ('pendigits', (7494, 16), (3498, 16))
+    """
+    from sklearn.model_selection import train_test_split
+
+    if name == "ptb":
+        raise ValueError("load_train_test does not handle 'ptb'; use load_ptb(subset=...)")
+    if "subset" in kwargs:
+        raise TypeError("load_train_test takes no 'subset': it returns both sets")
+    own_split = name not in _NO_OWN_SPLIT
+    if own_split:
+        kwargs["subset"] = "train"
+    X, y, used = _load_or_fallback(name, data_home, fallback, kwargs, stacklevel=3)
+    if used == name and own_split:
+        kwargs["subset"] = "test"
+        X_test, y_test, _ = _load_or_fallback(name, data_home, None, kwargs, stacklevel=3)
+        return X, X_test, y, y_test, used
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=test_size, stratify=y, random_state=random_state)
+    return X_train, X_test, y_train, y_test, used

@@ -16,6 +16,7 @@ from skmax.datasets import (
     load_20newsgroups,
     load_aloi,
     load_dataset,
+    load_train_test,
     load_letter,
     load_mnist,
     load_optdigits,
@@ -385,6 +386,50 @@ def test_load_dataset_errors(tmp_path, fake_home):
     # non-missing errors are not swallowed by the fallback
     with pytest.raises(ValueError, match="subset"):
         load_dataset("letter", data_home=fake_home, subset="bogus", fallback="digits")
+
+
+def test_load_train_test_own_split(fake_home):
+    X_tr, X_te, y_tr, y_te, used = load_train_test("pendigits", data_home=fake_home,
+                                                   fallback="digits", dtype=np.float32)
+    assert used == "pendigits"
+    assert X_tr.shape == (12, 16) and X_te.shape == (5, 16) and X_tr.dtype == np.float32
+    np.testing.assert_array_equal(y_te, load_pendigits(data_home=fake_home, subset="test").target)
+
+
+def test_load_train_test_splits_mnist(monkeypatch, fake_home):
+    # MNIST has only its test file: its own rows are split, stratified
+    X, y = load_mnist(data_home=fake_home, return_X_y=True)
+    X, y = np.repeat(X, 4, axis=0), np.repeat(y, 4)   # every class >= 2 rows
+    calls = []
+
+    def fake_mnist(**kwargs):
+        calls.append(kwargs)
+        return X, y
+
+    monkeypatch.setitem(datasets._LOADERS, "mnist", fake_mnist)
+    X_tr, X_te, y_tr, y_te, used = load_train_test("mnist", data_home=fake_home, test_size=0.25)
+    assert used == "mnist" and "subset" not in calls[0]
+    assert X_tr.shape == (21, 784) and X_te.shape == (7, 784)
+    assert sorted(np.concatenate([y_tr, y_te]).tolist()) == sorted(y.tolist())
+    assert set(y_te) == set(y)
+
+
+def test_load_train_test_fallback_and_errors(tmp_path):
+    with pytest.warns(UserWarning, match="'optdigits' not found.*'digits'"):
+        X_tr, X_te, y_tr, y_te, used = load_train_test("optdigits", data_home=tmp_path,
+                                                       fallback="digits", random_state=1)
+    assert used == "digits" and X_tr.shape == (1257, 64) and X_te.shape == (540, 64)
+    # stratified: every class in both parts, in nearly the same proportions
+    np.testing.assert_allclose(np.bincount(y_tr) / len(y_tr), np.bincount(y_te) / len(y_te),
+                               atol=0.01)
+    with pytest.raises(DatasetNotFoundError):
+        load_train_test("optdigits", data_home=tmp_path)
+    with pytest.raises(TypeError, match="subset"):
+        load_train_test("optdigits", data_home=tmp_path, subset="train")
+    with pytest.raises(ValueError, match="load_ptb"):
+        load_train_test("ptb", data_home=tmp_path)
+    with pytest.raises(ValueError, match="unknown dataset"):
+        load_train_test("covtype", data_home=tmp_path)
 
 
 # ---------------------------------------------------------------------------
