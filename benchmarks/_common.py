@@ -18,6 +18,19 @@ def best_of(func, repeats):
     return best, result
 
 
+def best_of_interleaved(funcs, repeats):
+    """Best wall time of each function over ``repeats`` rounds, one call of
+    each per round: a slow phase of a shared machine then hits every
+    contender alike instead of only the one that was running."""
+    best = [np.inf] * len(funcs)
+    for _ in range(repeats):
+        for i, func in enumerate(funcs):
+            start = time.perf_counter()
+            func()
+            best[i] = min(best[i], time.perf_counter() - start)
+    return best
+
+
 def median_of(func, repeats):
     times = []
     for _ in range(repeats):
