@@ -148,7 +148,7 @@ cdef extern from *:
     double skmax_sum_rest(double* e, int K, int skip) noexcept nogil
 
 
-cdef inline int _row_shift_exp(
+cdef inline void _row_shift_exp(
     const floating* a,  # IN: K raw logits
     double* d,          # OUT: (a_k - max) / T, clipped to >= -DBL_MAX
     double* e,          # OUT: exp(d_k)
@@ -156,7 +156,7 @@ cdef inline int _row_shift_exp(
     double inv_T,
     double* s_rest,     # OUT: sum of e_k over all entries but one maximal one
 ) noexcept nogil:
-    """Shift by the row max, scale by 1/T and exponentiate; return the argmax."""
+    """Shift by the row max, scale by 1/T and exponentiate."""
     cdef int k, kmax = 0
     cdef double amax = a[0], dk
     for k in range(1, K):
@@ -168,7 +168,6 @@ cdef inline int _row_shift_exp(
         d[k] = dk if dk > -DBL_MAX else -DBL_MAX    # a_k - max may overflow to -inf
     skmax_exp_array(d, e, K)
     s_rest[0] = skmax_sum_rest(e, K, kmax)
-    return kmax
 
 
 cdef inline double _row_loss_grad(
