@@ -20,7 +20,10 @@ Design
    (the focal term needs both). ``exp`` of the shifted logits is a small
    branch-free C function (``skmax_exp_nonpos``, about 1 ulp, no errno or
    range handling since its argument is <= 0): about 4x faster than libm's
-   ``exp`` call, which was most of a row's cost.
+   ``exp`` call, which was most of a row's cost. Its loop over a row is also
+   compiled for AVX2 + FMA and that copy is picked at run time on x86-64 CPUs
+   that have them (another 2.5-3x on the whole kernel at K >= 100; the
+   portable build stays SSE2; ``SKMAX_NO_AVX2=1`` forces the portable copy).
 5. Scalar reductions (the loss) are accumulated in double with OpenMP
    reductions; every thread owns a scratch buffer allocated once per call.
 6. The objective, with ``z = a / T``, ``p = softmax(z)``, smoothed target
@@ -79,6 +82,7 @@ def built_with_openmp():
 cdef extern from *:
     """
     #include <stdint.h>
+    #include <stdlib.h>
     #include <string.h>
 
     /* exp(x) for x <= 0, branch-free so that it pipelines well (and can be
@@ -119,10 +123,46 @@ cdef extern from *:
         return p * s1 * s2;
     }
 
-    /* e[k] = exp(d[k]) for d <= 0. */
-    static void skmax_exp_array(const double* d, double* e, int K) {
+    /* e[k] = exp(d[k]) for d <= 0: the row's hot loop. On x86-64 a second
+       copy is compiled for AVX2 + FMA and picked at run time when the CPU has
+       them (the portable build targets SSE2 only); gcc vectorises the loop,
+       4 doubles at a time, about 4x faster than the SSE2 copy. */
+    static void skmax_exp_array_generic(const double* d, double* e, int K) {
         int k;
         for (k = 0; k < K; k++) e[k] = skmax_exp_nonpos(d[k]);
+    }
+
+    #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    #define SKMAX_X86_DISPATCH 1
+    __attribute__((target("avx2,fma")))
+    static void skmax_exp_array_avx2(const double* d, double* e, int K) {
+        int k;
+        for (k = 0; k < K; k++) e[k] = skmax_exp_nonpos(d[k]);
+    }
+
+    /* -1: not checked yet (threads racing here all store the same value) */
+    static int skmax_cpu_avx2 = -1;
+
+    static int skmax_has_avx2(void) {
+        if (skmax_cpu_avx2 < 0) {
+            __builtin_cpu_init();
+            skmax_cpu_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")
+                             && getenv("SKMAX_NO_AVX2") == NULL;
+        }
+        return skmax_cpu_avx2;
+    }
+    #else
+    static int skmax_has_avx2(void) { return 0; }
+    #endif
+
+    static void skmax_exp_array(const double* d, double* e, int K) {
+    #ifdef SKMAX_X86_DISPATCH
+        if (skmax_has_avx2()) {
+            skmax_exp_array_avx2(d, e, K);
+            return;
+        }
+    #endif
+        skmax_exp_array_generic(d, e, K);
     }
 
     /* Sum of e[k] over every entry but e[skip] (a maximal one, equal to 1):
@@ -146,6 +186,13 @@ cdef extern from *:
     double skmax_exp_nonpos(double x) noexcept nogil
     void skmax_exp_array(const double* d, double* e, int K) noexcept nogil
     double skmax_sum_rest(double* e, int K, int skip) noexcept nogil
+    int skmax_has_avx2() noexcept nogil
+
+
+def exp_uses_avx2():
+    """Whether the row kernels' ``exp`` loop runs its AVX2 + FMA copy (x86-64
+    CPUs that have them, unless ``SKMAX_NO_AVX2`` is set at import)."""
+    return bool(skmax_has_avx2())
 
 
 cdef inline void _row_shift_exp(

@@ -230,3 +230,35 @@ def test_kernels_do_not_touch_their_read_only_inputs():
 def test_openmp_info():
     assert _kernels.openmp_max_threads() >= 1
     assert isinstance(_kernels.built_with_openmp(), bool)
+
+
+def test_exp_dispatch_copies_agree():
+    # the AVX2 + FMA copy of the exp loop (picked at run time on x86-64) and the
+    # portable copy (forced with SKMAX_NO_AVX2) give the same kernel results
+    import json
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import json, numpy as np\n"
+        "from skmax import _kernels\n"
+        "rng = np.random.default_rng(0)\n"
+        "a = rng.normal(scale=30, size=(50, 17)); y = rng.integers(0, 17, 50).astype(np.int32)\n"
+        "p = np.empty_like(a)\n"
+        "v = _kernels.loss_gradient(a, y, np.ones(50), 0.7, 0.1, 0.0, p, 1)\n"
+        "print(json.dumps([_kernels.exp_uses_avx2(), v, a.tolist(), p.tolist()]))\n"
+    )
+    env = dict(os.environ, SKMAX_NO_AVX2="1")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=env, check=True).stdout
+    avx2, value, grad, proba = json.loads(out)
+    assert avx2 is False
+    rng = np.random.default_rng(0)
+    a = rng.normal(scale=30, size=(50, 17))
+    y = rng.integers(0, 17, 50).astype(np.int32)
+    p = np.empty_like(a)
+    v = _kernels.loss_gradient(a, y, np.ones(50), 0.7, 0.1, 0.0, p, 1)
+    np.testing.assert_allclose(v, value, rtol=1e-14)
+    np.testing.assert_allclose(a, grad, rtol=1e-13, atol=1e-300)
+    np.testing.assert_allclose(p, proba, rtol=1e-13, atol=1e-300)
