@@ -127,20 +127,20 @@ cdef extern from *:
        copy is compiled for AVX2 + FMA and picked at run time when the CPU has
        them (the portable build targets SSE2 only); gcc vectorises the loop,
        4 doubles at a time, about 4x faster than the SSE2 copy. */
-    static void skmax_exp_array_generic(const double* d, double* e, int K) {
-        int k;
-        for (k = 0; k < K; k++) e[k] = skmax_exp_nonpos(d[k]);
-    }
+    #define SKMAX_EXP_ARRAY(NAME) \
+        static void NAME(const double* d, double* e, int K) { \
+            int k; \
+            for (k = 0; k < K; k++) e[k] = skmax_exp_nonpos(d[k]); \
+        }
+
+    SKMAX_EXP_ARRAY(skmax_exp_array_generic)
 
     #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
     #define SKMAX_X86_DISPATCH 1
-    __attribute__((target("avx2,fma")))
-    static void skmax_exp_array_avx2(const double* d, double* e, int K) {
-        int k;
-        for (k = 0; k < K; k++) e[k] = skmax_exp_nonpos(d[k]);
-    }
+    __attribute__((target("avx2,fma"))) SKMAX_EXP_ARRAY(skmax_exp_array_avx2)
 
-    /* -1: not checked yet (threads racing here all store the same value) */
+    /* -1: not checked yet; the module checks once at import, before any
+       kernel runs on several threads */
     static int skmax_cpu_avx2 = -1;
 
     static int skmax_has_avx2(void) {
@@ -193,6 +193,9 @@ def exp_uses_avx2():
     """Whether the row kernels' ``exp`` loop runs its AVX2 + FMA copy (x86-64
     CPUs that have them, unless ``SKMAX_NO_AVX2`` is set at import)."""
     return bool(skmax_has_avx2())
+
+
+exp_uses_avx2()   # decide once, at import
 
 
 cdef inline void _row_shift_exp(

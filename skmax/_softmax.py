@@ -84,9 +84,10 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         kernels' Hessian-vector products; fewer iterations on badly scaled
         data, requires ``focal_gamma=0``. On large dense float64 data its
         Hessian products run on a float32 copy of ``X`` (half its memory);
-        the gradient and the stopping test stay float64. ``'sgd'`` (constant step) and
-        ``'adam'``: minibatch solvers as in ``MLPClassifier``; they support
-        :meth:`partial_fit` and the sampled softmax (``n_sampled``). Each
+        the gradient and the stopping test stay float64. ``'sgd'`` (constant
+        step) and ``'adam'``: minibatch solvers as in ``MLPClassifier``;
+        they support :meth:`partial_fit` and the sampled softmax
+        (``n_sampled``). Each
         batch ``B`` minimises ``sum_B s_i l_i / S_B + ||W||^2 / (2 C S)``
         (``S_B``, ``S``: the batch's and the data's weight sums), an estimate
         of ``L / sum_i s_i``. Only the touched block of ``W`` is updated
