@@ -250,8 +250,11 @@ def test_exp_dispatch_copies_agree():
         "print(json.dumps([_kernels.exp_uses_avx2(), v, a.tolist(), p.tolist()]))\n"
     )
     env = dict(os.environ, SKMAX_NO_AVX2="1")
+    # run beside the skmax this process imported (installed or built in place),
+    # not beside a source tree without the compiled module
+    here = os.path.dirname(os.path.dirname(os.path.abspath(_kernels.__file__)))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         env=env, check=True).stdout
+                         env=env, cwd=here, check=True).stdout
     avx2, value, grad, proba = json.loads(out)
     assert avx2 is False
     rng = np.random.default_rng(0)
