@@ -29,13 +29,17 @@ X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.3, stratif
                                                     random_state=0)
 
 # %%
-# Fit: same model as LogisticRegression at the same C, fitted faster.
+# Fit: the same model as LogisticRegression at the same C (best of 3 fits; on
+# data this small both take milliseconds, docs/benchmarks.md compares them on
+# large data, where lbfgs fits are 2.3-14x faster).
 for name, clf in [("LogisticRegression", LogisticRegression(C=0.1, max_iter=1000)),
                   ("SoftmaxClassifier", SoftmaxClassifier(C=0.1, max_iter=1000))]:
     model = make_pipeline(StandardScaler(), clf)
-    start = time.perf_counter()
-    model.fit(X_train, y_train)
-    seconds = time.perf_counter() - start
+    seconds = np.inf
+    for _ in range(3):
+        start = time.perf_counter()
+        model.fit(X_train, y_train)
+        seconds = min(seconds, time.perf_counter() - start)
     print(f"{name:>20}: fit {seconds * 1e3:6.1f} ms, "
           f"test accuracy {accuracy_score(y_test, model.predict(X_test)):.3f}, "
           f"test log-loss {log_loss(y_test, model.predict_proba(X_test)):.3f}")
