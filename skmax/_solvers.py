@@ -26,22 +26,26 @@ class _Tracker:
         self.last_x = np.array(coef, copy=True)
         return value, grad
 
+    def gradient_max(self, x=None):
+        """Largest entry (in absolute value) of the last gradient; ``inf`` when
+        there is none, or, with ``x``, when that evaluation was not at ``x``."""
+        grad = self.last[1]
+        if grad is None or (x is not None and not np.array_equal(x, self.last_x)):
+            return np.inf
+        return float(np.max(np.abs(grad)))
+
     def gradient_below(self, tol, x=None):
         """Whether the last gradient's largest entry is below ``tol`` (and, with
         ``x``, whether that evaluation was at ``x``)."""
-        grad = self.last[1]
-        if grad is None or (x is not None and not np.array_equal(x, self.last_x)):
-            return False
-        return bool(np.max(np.abs(grad)) <= tol)
+        return self.gradient_max(x) <= tol
 
     def callback(self, intermediate_result):
         # the solvers' line searches end on the accepted point, so the last
         # evaluation is the new iterate's (unscaled, unlike a scaled ``.fun``)
         self.n_iter += 1
         if self.verbose:
-            value, grad = self.last
-            gnorm = np.nan if grad is None else np.max(np.abs(grad))
-            print(f"iter {self.n_iter:4d}  objective {value:.10g}  |grad|_inf {gnorm:.4g}")
+            print(f"iter {self.n_iter:4d}  objective {self.last[0]:.10g}  "
+                  f"|grad|_inf {self.gradient_max():.4g}")
 
 
 # multiply-adds of one Hessian product above which newton-cg may run it in float32
@@ -151,7 +155,7 @@ def minimize_newton_cg(objective, coef0, *, tol, max_iter, verbose=0):
             break
         if not np.array_equal(coef, tracker.last_x):
             tracker.fun(coef)
-        gmax = float(np.max(np.abs(tracker.last[1])))
+        gmax = tracker.gradient_max()
         # stop when converged, or when a restart no longer helps
         if gmax <= tol or not gmax < 0.5 * last_gmax or not np.isfinite(gmax):
             break
