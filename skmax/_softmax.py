@@ -80,8 +80,8 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         Whether to fit the (unpenalised) intercept ``b``.
     solver : {'lbfgs', 'newton-cg', 'sgd', 'adam'}, default='lbfgs'
         ``'lbfgs'``: scipy's L-BFGS-B, one kernel sweep gives value and
-        gradient. ``'newton-cg'``: scipy's line-search Newton-CG with the
-        kernels' Hessian-vector products; fewer iterations on badly scaled
+        gradient. ``'newton-cg'``: line-search truncated Newton-CG with
+        the kernels' Hessian-vector products; fewer iterations on badly scaled
         data, requires ``focal_gamma=0``. On large dense float64 data its
         Hessian products run on a float32 copy of ``X`` (half its memory);
         the gradient and the stopping test stay float64. ``'sgd'`` (constant
