@@ -1,4 +1,5 @@
-"""Full-batch solvers: scipy optimisers driven by :class:`SoftmaxObjective`."""
+"""Full-batch solvers driven by :class:`SoftmaxObjective`: scipy's L-BFGS-B and a
+truncated Newton-CG (scipy's Wolfe line search)."""
 
 import warnings
 
