@@ -25,7 +25,8 @@ Design
    that have them (another 2.5-3x on the whole kernel at K >= 100; the
    portable build stays SSE2; ``SKMAX_NO_AVX2=1`` forces the portable copy).
 5. Scalar reductions (the loss) are accumulated in double with OpenMP
-   reductions; every thread owns a scratch buffer allocated once per call.
+   reductions; every thread owns a slice of one scratch buffer allocated per
+   call before the parallel block (a failed allocation is a MemoryError).
 6. The objective, with ``z = a / T``, ``p = softmax(z)``, smoothed target
    ``q = (1 - eps) onehot(y) + eps / K`` and focal exponent ``gamma``::
 
@@ -41,10 +42,10 @@ Design
    where ``d2l/da2 = (diag(p) - p p^T) / T^2``.
 """
 
-from cython.parallel cimport parallel, prange
+from cython.parallel cimport parallel, prange, threadid
 from libc.math cimport exp, log, log1p, pow
 from libc.float cimport DBL_MAX, FLT_MAX
-from libc.stdlib cimport malloc, free
+from libc.stdlib cimport free, malloc
 
 cdef extern from *:
     """
@@ -318,6 +319,23 @@ cdef inline void _row_hessp(
 # Array kernels (prange over rows)
 # ---------------------------------------------------------------------------
 
+cdef inline size_t _cache_lines(size_t nbytes) nogil:
+    """``nbytes`` rounded up to whole 64-byte cache lines, so that the threads'
+    scratch slices never share a line."""
+    return (nbytes + 63) & ~(<size_t> 63)
+
+
+cdef char* _scratch(int n_threads, size_t stride) except NULL:
+    """Scratch memory for each thread of a ``parallel`` block: thread ``t`` uses
+    the ``stride`` bytes at ``t * stride``. The caller free()s it."""
+    # a parallel block with num_threads=0 runs OpenMP's default team
+    cdef size_t team = n_threads if n_threads > 0 else max(SKMAX_MAX_THREADS(), 1)
+    cdef char* mem = <char*> malloc(team * stride if stride > 0 else 64)
+    if mem == NULL:
+        raise MemoryError("no memory for the kernel's scratch buffers")
+    return mem
+
+
 def loss_gradient(
     floating[:, ::1] raw,          # IN: raw logits a; OUT: sw_i * dl_i/da_i
     const int[::1] y,              # IN: encoded labels 0..K-1
@@ -334,20 +352,26 @@ def loss_gradient(
     cdef bint keep_proba = proba is not None
     cdef double total = 0.0
     cdef double* buf
+    cdef char* scratch
+    cdef size_t stride = _cache_lines(2 * K * sizeof(double))
     if keep_proba and (proba.shape[0] != n or proba.shape[1] != K):
         raise ValueError("proba must have the shape of raw")
     if y.shape[0] != n or sw.shape[0] != n:
         raise ValueError("y and sw must have one entry per row of raw")
     if n == 0:
         return 0.0
-    with nogil, parallel(num_threads=n_threads):
-        buf = <double*> malloc(2 * K * sizeof(double))
-        for i in prange(n, schedule="static"):
-            total += sw[i] * _row_loss_grad(
-                &raw[i, 0], &proba[i, 0] if keep_proba else NULL, buf, buf + K,
-                K, y[i], sw[i], inv_T, eps, gamma,
-            )
-        free(buf)
+    scratch = _scratch(n_threads, stride)
+    buf = NULL          # Cython makes it firstprivate: give it a value to copy
+    try:
+        with nogil, parallel(num_threads=n_threads):
+            buf = <double*> (scratch + stride * threadid())
+            for i in prange(n, schedule="static"):
+                total += sw[i] * _row_loss_grad(
+                    &raw[i, 0], &proba[i, 0] if keep_proba else NULL, buf, buf + K,
+                    K, y[i], sw[i], inv_T, eps, gamma,
+                )
+    finally:
+        free(scratch)
     return total
 
 
@@ -361,13 +385,19 @@ def softmax(
     cdef Py_ssize_t i, n = raw.shape[0]
     cdef int K = <int> raw.shape[1]
     cdef double* buf
+    cdef char* scratch
+    cdef size_t stride = _cache_lines(2 * K * sizeof(double))
     if n == 0:
         return
-    with nogil, parallel(num_threads=n_threads):
-        buf = <double*> malloc(2 * K * sizeof(double))
-        for i in prange(n, schedule="static"):
-            _row_softmax(&raw[i, 0], buf, buf + K, K, inv_T, take_log)
-        free(buf)
+    scratch = _scratch(n_threads, stride)
+    buf = NULL
+    try:
+        with nogil, parallel(num_threads=n_threads):
+            buf = <double*> (scratch + stride * threadid())
+            for i in prange(n, schedule="static"):
+                _row_softmax(&raw[i, 0], buf, buf + K, K, inv_T, take_log)
+    finally:
+        free(scratch)
 
 
 def hessp(
@@ -468,24 +498,30 @@ def temperature_nll(
     cdef bint has_sw = sw is not None
     cdef double f = 0.0, g = 0.0, h = 0.0, w, gi = 0.0, hi = 0.0, li
     cdef double* buf
+    cdef char* scratch
+    cdef size_t stride = _cache_lines(2 * K * sizeof(double))
     if y.shape[0] != n or (has_sw and sw.shape[0] != n):
         raise ValueError("y and sw must have one entry per row of scores")
     if not beta > 0.0:
         raise ValueError("beta must be positive")
     if n == 0 or K == 0:
         return 0.0, 0.0, 0.0
-    with nogil, parallel(num_threads=n_threads):
-        buf = <double*> malloc(2 * K * sizeof(double))
-        for i in prange(n, schedule="static"):
-            w = sw[i] if has_sw else 1.0
-            gi = 0.0                 # assigned in the loop: thread-private
-            hi = 0.0
-            if w != 0.0:
-                li = _row_temperature_nll(&scores[i, 0], buf, buf + K, K, y[i], beta, &gi, &hi)
-                f += w * li
-                g += w * gi
-                h += w * hi
-        free(buf)
+    scratch = _scratch(n_threads, stride)
+    buf = NULL
+    try:
+        with nogil, parallel(num_threads=n_threads):
+            buf = <double*> (scratch + stride * threadid())
+            for i in prange(n, schedule="static"):
+                w = sw[i] if has_sw else 1.0
+                gi = 0.0                 # assigned in the loop: thread-private
+                hi = 0.0
+                if w != 0.0:
+                    li = _row_temperature_nll(&scores[i, 0], buf, buf + K, K, y[i], beta, &gi, &hi)
+                    f += w * li
+                    g += w * gi
+                    h += w * hi
+    finally:
+        free(scratch)
     return f, g, h
 
 
@@ -550,6 +586,9 @@ def sampled_loss_gradient(
     cdef double T = 1.0 / inv_T, total = 0.0
     cdef double* buf
     cdef floating* row
+    cdef char* scratch
+    # per thread: the row kernel's 2 (S + 1) doubles, then the compact row
+    cdef size_t stride = _cache_lines(2 * (S + 1) * sizeof(double) + (S + 1) * sizeof(floating))
     if true_col.shape[0] != n or sw.shape[0] != n:
         raise ValueError("true_col and sw must have one entry per row of logits")
     if log_q.shape[0] != S:
@@ -562,34 +601,37 @@ def sampled_loss_gradient(
             raise ValueError("cand_col out of range")
     if n == 0:
         return 0.0
-    with nogil, parallel(num_threads=n_threads):
-        buf = <double*> malloc(2 * (S + 1) * sizeof(double))
-        row = <floating*> malloc((S + 1) * sizeof(floating))
-        for i in prange(n, schedule="static"):
-            t = true_col[i]
-            row[0] = logits[i, t]
-            m = 1
-            for j in range(S):
-                c = cand_col[j]
-                if remove_accidental_hits and c == t:
-                    continue
-                row[m] = <floating> (logits[i, c] - T * log_q[j])
-                m = m + 1
-            total += sw[i] * _row_loss_grad(
-                row, NULL, buf, buf + S + 1, m, 0, sw[i], inv_T, eps, gamma,
-            )
-            for j in range(C):
-                logits[i, j] = 0
-            logits[i, t] = row[0]
-            m = 1
-            for j in range(S):
-                c = cand_col[j]
-                if remove_accidental_hits and c == t:
-                    continue
-                logits[i, c] = logits[i, c] + row[m]
-                m = m + 1
-        free(row)
-        free(buf)
+    scratch = _scratch(n_threads, stride)
+    buf, row = NULL, NULL      # firstprivate in the parallel block
+    try:
+        with nogil, parallel(num_threads=n_threads):
+            buf = <double*> (scratch + stride * threadid())
+            row = <floating*> (buf + 2 * (S + 1))
+            for i in prange(n, schedule="static"):
+                t = true_col[i]
+                row[0] = logits[i, t]
+                m = 1
+                for j in range(S):
+                    c = cand_col[j]
+                    if remove_accidental_hits and c == t:
+                        continue
+                    row[m] = <floating> (logits[i, c] - T * log_q[j])
+                    m = m + 1
+                total += sw[i] * _row_loss_grad(
+                    row, NULL, buf, buf + S + 1, m, 0, sw[i], inv_T, eps, gamma,
+                )
+                for j in range(C):
+                    logits[i, j] = 0
+                logits[i, t] = row[0]
+                m = 1
+                for j in range(S):
+                    c = cand_col[j]
+                    if remove_accidental_hits and c == t:
+                        continue
+                    logits[i, c] = logits[i, c] + row[m]
+                    m = m + 1
+    finally:
+        free(scratch)
     return total
 
 

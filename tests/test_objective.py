@@ -265,3 +265,29 @@ def test_exp_dispatch_copies_agree():
     np.testing.assert_allclose(v, value, rtol=1e-14)
     np.testing.assert_allclose(a, grad, rtol=1e-13, atol=1e-300)
     np.testing.assert_allclose(p, proba, rtol=1e-13, atol=1e-300)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_kernels_agree_for_every_thread_count(dtype):
+    # every thread writes its own slice of one scratch buffer; 0 means
+    # OpenMP's default team (the buffer is sized for it)
+    a, y, sw = _logits(203, 13, dtype, seed=3)
+    cand = np.array([0, 2, 5, 7, 11], dtype=np.int32)
+    log_q = np.linspace(-1.0, 1.0, len(cand))
+
+    def run(n_threads):
+        grad = a.copy()
+        loss = _kernels.loss_gradient(grad, y, sw, 0.7, 0.1, 1.5, None, n_threads)
+        proba = a.copy()
+        _kernels.softmax(proba, 0.7, False, n_threads)
+        nll = _kernels.temperature_nll(a, y, sw, 0.7, n_threads)
+        sampled = a.copy()
+        sampled_loss = _kernels.sampled_loss_gradient(
+            sampled, np.minimum(y, 12).astype(np.int32), cand, log_q, sw, 0.7, 0.1, 1.5,
+            True, n_threads)
+        return [loss, grad, proba, *nll, sampled_loss, sampled]
+
+    serial = run(1)
+    for n_threads in (0, 2, 3, 8):
+        for got, want in zip(run(n_threads), serial):
+            np.testing.assert_allclose(got, want, rtol=RTOL[dtype] * 10)
