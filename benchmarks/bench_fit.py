@@ -28,6 +28,7 @@ from benchmarks._common import best_of_interleaved, machine_line, median_of, pri
 from skmax import SoftmaxClassifier  # noqa: E402
 from skmax._loss import SoftmaxLoss, n_threads_from_n_jobs  # noqa: E402
 from skmax._objective import SoftmaxObjective  # noqa: E402
+from skmax._softmax import rows_per_class  # noqa: E402
 
 SYNTHETIC = [(100_000, 100, 10), (50_000, 784, 10), (20_000, 100, 100), (10_000, 50, 1000)]
 QUICK = [(2_000, 20, 5), (1_000, 10, 50)]
@@ -61,10 +62,7 @@ def objective(model, X, y, C):
     """Float64 objective (mean loss + penalty / n) of a fitted multinomial model."""
     X = np.asarray(X, dtype=np.float64)
     classes, y_enc = np.unique(y, return_inverse=True)
-    W = np.asarray(model.coef_, dtype=np.float64)
-    b = np.asarray(model.intercept_, dtype=np.float64)
-    if W.shape[0] == 1:        # binary: two-row softmax with w_0 = -w_1
-        W, b = np.vstack([-W / 2, W / 2]), np.array([-b[0] / 2, b[0] / 2])
+    W, b = rows_per_class(model.coef_, model.intercept_)   # binary: two rows
     obj = SoftmaxObjective(X, y_enc, np.ones(len(y)), len(classes), SoftmaxLoss(), C=C)
     return obj.loss_gradient(np.concatenate([W.ravel(), b]))[0]
 

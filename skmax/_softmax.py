@@ -30,6 +30,17 @@ STOCHASTIC_SOLVERS = ("sgd", "adam")
 _PREDICT_CHUNK_BYTES = 1 << 24
 
 
+def rows_per_class(coef, intercept):
+    """``(W, b)`` in float64 with one row per class from a fitted ``coef_`` and
+    ``intercept_``: the inverse of the binary convention (a single row
+    ``coef_ = w_1 - w_0`` with ``w_0 = -w_1``)."""
+    W = np.asarray(coef, dtype=np.float64)
+    b = np.asarray(intercept, dtype=np.float64)
+    if W.shape[0] == 1:
+        W, b = np.vstack([-W / 2, W / 2]), np.array([-b[0] / 2, b[0] / 2])
+    return W, b
+
+
 class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
     r"""Multinomial logistic regression with temperature, label smoothing and focal loss.
 
@@ -322,13 +333,8 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         return X, classes, y_enc.astype(np.int32, copy=False), sample_weight
 
     def _rows_per_class(self):
-        """Fitted ``(W, b)`` in float64 with one row per class: the inverse of the
-        binary convention (``coef_ = w_1 - w_0`` with ``w_0 = -w_1``)."""
-        W = np.asarray(self.coef_, dtype=np.float64)
-        b = np.asarray(self.intercept_, dtype=np.float64)
-        if len(self.classes_) == 2 and W.shape[0] == 1:
-            W, b = np.vstack([-W / 2, W / 2]), np.array([-b[0] / 2, b[0] / 2])
-        return W, b
+        """Fitted ``(W, b)`` in float64 with one row per class."""
+        return rows_per_class(self.coef_, self.intercept_)
 
     def _initial_coef(self, n_rows, n_features, dtype):
         """Flat float64 ``[W.ravel(), b]``: zeros, or the previous fit (warm start)."""
