@@ -23,9 +23,10 @@ How an evaluation runs:
 4. Sparse ``X`` (CSR) is chunked the same way but not blocked further:
    scipy.sparse products, never densified.
 5. Hessian products can run in float32 on dense float64 ``X``
-   (``hessp(..., dtype=np.float32)``: a float32 copy of ``X`` made on the first
-   such product, about 1.3-1.5x faster products), for Newton-CG, which solves
-   for its directions far more loosely than float32 rounding.
+   (``hessp(..., dtype=np.float32)``: a float32 copy of ``X`` made by the
+   workers on the first such product, about 1.3-1.5x faster products), for
+   Newton-CG, which solves for its directions far more loosely than float32
+   rounding.
 """
 
 from concurrent.futures import ThreadPoolExecutor
@@ -243,6 +244,19 @@ class SoftmaxObjective:
         value = self.scale * (total + 0.5 * self.l2 * float(np.dot(W64.ravel(), W64.ravel())))
         return value, self._penalised(W64, grad_W, grad_b)
 
+    def _float32_copy(self):
+        """Dense float32 copy of ``X``, each worker converting its own chunk:
+        2 threads halve the conversion and the page faults of the new array
+        (50k x 784: 23-35 ms instead of 40-90 ms once memory is warm)."""
+        X32 = np.empty(self.X.shape, dtype=np.float32)
+
+        def convert(chunk):
+            lo, hi = self._chunks[chunk]
+            X32[lo:hi] = self.X[lo:hi]
+
+        self._map_chunks(convert)
+        return X32
+
     def hessp(self, coef, vector, dtype=None):
         """Hessian of the objective at ``coef`` times ``vector`` (gamma = 0 only).
 
@@ -256,7 +270,7 @@ class SoftmaxObjective:
         X, proba = self.X, self._proba
         if dtype == np.float32 and self.dtype == np.float64 and not self.sparse:
             if self._X32 is None:
-                self._X32 = np.asarray(self.X, dtype=np.float32, order="C")
+                self._X32 = self._float32_copy()
             if self._proba32 is None:
                 self._proba32 = self._proba.astype(np.float32)
             X, proba = self._X32, self._proba32

@@ -171,6 +171,18 @@ def test_objective_hessp_in_float32(sparse):
                                rtol=1e-12)
 
 
+def test_float32_copy_made_by_the_workers():
+    # each worker converts its own row chunk; the copy is C-ordered and exact
+    rng = np.random.default_rng(3)
+    X = np.asfortranarray(rng.normal(size=(30000, 30)))
+    y = rng.integers(0, 3, size=30000)
+    with SoftmaxObjective(X, y, np.ones(30000), 3, SoftmaxLoss(), n_threads=2) as obj:
+        assert len(obj._chunks) == 2
+        X32 = obj._float32_copy()
+    assert X32.dtype == np.float32 and X32.flags.c_contiguous
+    np.testing.assert_array_equal(X32, X.astype(np.float32))
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_objective_same_for_blocks_threads_and_sparse(dtype):
     X, y, sw, coef = _problem(n=1000, dtype=dtype)
