@@ -160,8 +160,11 @@ class SoftmaxObjective:
             return [func(c) for c in chunks]
         return list(self._executor.map(func, chunks))
 
-    def _logits(self, Xb, W, b, out):
-        if self.sparse:
+    def _logits(self, Xb, W, b, out, zero_W=False):
+        if zero_W:
+            # W = 0 (the usual starting point): the logits are the intercepts
+            out[...] = 0
+        elif self.sparse:
             out[...] = Xb @ W.T
         elif Xb.dtype == np.float64 and self.n_classes <= 32:
             # with few classes OpenBLAS's dgemm is faster with W as the left
@@ -202,6 +205,7 @@ class SoftmaxObjective:
         K, d = self.n_classes, self.n_features
         X = self.X if X is None else X
         dtype = X.dtype
+        zero_W = not coef_W.any()
 
         def work(chunk):
             acc_W = np.zeros((K, d), dtype=np.float64)
@@ -210,7 +214,7 @@ class SoftmaxObjective:
             ones = np.ones(self.block_rows, dtype=dtype)
             value = 0.0
             for Xb, start, stop in self._blocks(chunk, X):
-                G = self._logits(Xb, coef_W, coef_b, buf[: stop - start])
+                G = self._logits(Xb, coef_W, coef_b, buf[: stop - start], zero_W)
                 value += row_op(G, start, stop)
                 self._accumulate(G, Xb, acc_W, acc_b, ones)
             return value, acc_W, acc_b

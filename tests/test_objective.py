@@ -131,6 +131,33 @@ def test_objective_matches_reference_and_finite_differences(options, C, fit_inte
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("sparse", [False, True])
+def test_objective_at_zero_weights_matches_reference(dtype, sparse):
+    # W = 0 skips the logit product (logits = intercepts): same value, gradient
+    # and Hessian product as the reference and as a tiny nonzero W
+    X, y, sw, coef = _problem(dtype=dtype, sparse=sparse)
+    K, d = 4, X.shape[1]
+    coef[: K * d] = 0.0
+    obj = SoftmaxObjective(X, y, sw, K, SoftmaxLoss(1.5, 0.1, 0.0), C=0.3, block_rows=33)
+    value, grad = obj.loss_gradient(coef)
+    W, b = obj.unpack(coef)
+    X64 = X.toarray() if sparse else X
+    rtol = RTOL[dtype]
+    np.testing.assert_allclose(value, ref_objective(W, b, X64.astype(np.float64), y, sw, 0.3,
+                                                    1.5, 0.1, 0.0), rtol=rtol)
+    nudged = coef.copy()
+    nudged[0] = 1e-300          # not zero: the product runs, and adds nothing
+    value2, grad2 = obj.loss_gradient(nudged)
+    assert value2 == value
+    np.testing.assert_array_equal(grad2[1:], grad[1:])
+    v = np.random.default_rng(1).normal(size=coef.size)
+    v[: K * d] = 0.0            # a direction along the intercepts only
+    hv = obj.hessp(coef, v)
+    fd = (obj.loss_gradient(coef + 1e-4 * v)[1] - obj.loss_gradient(coef - 1e-4 * v)[1]) / 2e-4
+    np.testing.assert_allclose(hv, fd, rtol=1e-3, atol=1e-3 * np.abs(fd).max())
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("sparse", [False, True])
 def test_objective_hessp_matches_gradient_differences(dtype, sparse):
     X, y, sw, coef = _problem(dtype=dtype, sparse=sparse)
     obj = SoftmaxObjective(X, y, sw, 4, SoftmaxLoss(1.7, 0.1, 0.0), C=0.5, block_rows=50)
