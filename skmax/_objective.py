@@ -27,6 +27,19 @@ How an evaluation runs:
    workers on the first such product, about 1.3-1.5x faster products), for
    Newton-CG, which solves for its directions far more loosely than float32
    rounding.
+6. Dense ``X`` whose columns are all zero in at least a tenth of the columns
+   (constant pixels of images, constant features after ``StandardScaler``) is
+   compacted to its other columns once, and every product runs on the compact
+   copy: a zero column adds nothing to the logits, and its gradient and
+   Hessian are the penalty's alone, which :meth:`SoftmaxObjective._penalised`
+   adds for all of ``W``. Standardised MNIST: 116 of 784 columns, 15% less
+   work per sweep for a 5-30 ms copy.
+7. Newton-CG can skip the logit product on its line searches: every CG
+   product computes the logits of its direction on the way (``logits_out``),
+   so the step's logits are their combination, and a point on the line has
+   logits ``A + t * dA`` from the stored logits ``A`` (``along``). Each line
+   search point then costs the row kernel and one product (the gradient)
+   instead of two.
 """
 
 from concurrent.futures import ThreadPoolExecutor
@@ -38,6 +51,15 @@ from threadpoolctl import ThreadpoolController
 # Target bytes of one block of X rows (plus its logits): about half of a
 # per-core L2 cache, so the second GEMM finds the block still cached.
 _BLOCK_BYTES = 1 << 19
+
+# Share of all-zero columns from which dense X is compacted (note 6): below it
+# the copy would cost more than the products it saves.
+_MIN_ZERO_COLUMNS = 0.1
+
+# Nonzeros per row of X from which Newton-CG's line searches run on stored
+# logits (note 7): a logit costs 2 multiply-adds per nonzero to recompute and
+# about four passes over n x K arrays to track.
+_MIN_TRACKED_WORK = 64
 
 
 _CONTROLLER = None
@@ -55,6 +77,17 @@ def _blas_controller():
 def _block_rows(n_samples, n_features, n_classes, itemsize, block_bytes=_BLOCK_BYTES):
     row_bytes = itemsize * (n_features + 2 * n_classes)
     return int(min(n_samples, max(256, block_bytes // max(row_bytes, 1))))
+
+
+def _nonzero_columns(X, min_zero=_MIN_ZERO_COLUMNS):
+    """Indices of the columns of dense ``X`` with a nonzero entry, or None when
+    fewer than ``min_zero`` of all columns are zero. The first rows decide
+    whether the full scan is worth making."""
+    n, d = X.shape
+    if d == 0 or d - np.count_nonzero(X[:1024].any(axis=0)) < min_zero * d:
+        return None
+    used = np.flatnonzero(X.any(axis=0))
+    return used if d - used.size >= min_zero * d else None
 
 
 class SoftmaxObjective:
@@ -99,8 +132,14 @@ class SoftmaxObjective:
             self.X = X = X.tocsr()
             self._X_chunks = [X[a:b] for a, b in self._chunks]
             self.block_rows = max(b - a for a, b in self._chunks)
+            self._columns = None
         else:
-            self.block_rows = block_rows or _block_rows(n, d, n_classes, X.dtype.itemsize)
+            # indices of the columns the products use (note 6); None: all
+            self._columns = _nonzero_columns(X)
+            if self._columns is not None:
+                self.X = X = X.take(self._columns, axis=1)
+            self.block_rows = block_rows or _block_rows(n, X.shape[1], n_classes,
+                                                        X.dtype.itemsize)
         self._proba = None        # probabilities at _proba_at, for hessp
         self._proba_at = None
         self._X32 = None          # float32 copy of dense float64 X, for hessp
@@ -129,6 +168,16 @@ class SoftmaxObjective:
     def n_params(self):
         return self.n_classes * (self.n_features + int(self.fit_intercept))
 
+    @property
+    def tracks_logits(self):
+        """Whether line searches should run on stored logits (note 7): when
+        the products cost more per logit than the passes over stored logits."""
+        if self.sparse:
+            per_row = self.X.nnz / max(self.n_samples, 1)
+        else:
+            per_row = self.X.shape[1]
+        return per_row >= _MIN_TRACKED_WORK
+
     def unpack(self, coef):
         """Views ``W`` (K, d) and ``b`` (K,) (``b`` is None without intercept)."""
         K, d = self.n_classes, self.n_features
@@ -139,6 +188,8 @@ class SoftmaxObjective:
     def _cast(self, coef, dtype=None):
         dtype = self.dtype if dtype is None else dtype
         W, b = self.unpack(coef)
+        if self._columns is not None:
+            W = W[:, self._columns]
         W = np.ascontiguousarray(W, dtype=dtype)
         b = None if b is None else np.asarray(b, dtype=dtype)
         return W, b
@@ -190,20 +241,30 @@ class SoftmaxObjective:
             grad_b += ones[: G.shape[0]] @ G
 
     def _penalised(self, W64, grad_W, grad_b):
+        """Scaled gradient (or Hessian product) from the sweep's ``grad_W`` (over
+        the columns of ``self.X``) plus the penalty's part (over all of ``W``)."""
         grad = np.empty(self.n_params, dtype=np.float64)
         gW, gb = self.unpack(grad)
-        np.multiply(grad_W + self.l2 * W64, self.scale, out=gW)
+        if self._columns is not None:
+            full, grad_W = grad_W, self.l2 * W64
+            grad_W[:, self._columns] += full
+        else:
+            grad_W = grad_W + self.l2 * W64
+        np.multiply(grad_W, self.scale, out=gW)
         if gb is not None:
             np.multiply(grad_b, self.scale, out=gb)
         return grad
 
     # -- evaluations ------------------------------------------------------
-    def _sweep(self, coef_W, coef_b, row_op, X=None):
+    def _sweep(self, coef_W, coef_b, row_op, X=None, along=None):
         """Sum over row blocks of ``(value, G.T @ Xb, G.sum(0))`` where
         ``G = row_op(logits_block, start, stop)`` works in place; ``X``
-        (default ``self.X``) is a dense copy of it in another dtype."""
-        K, d = self.n_classes, self.n_features
+        (default ``self.X``) is a dense copy of it in another dtype. With
+        ``along = (logits, direction_logits, step)`` the logits are
+        ``logits + step * direction_logits`` instead of ``Xb @ W.T + b``."""
+        K = self.n_classes
         X = self.X if X is None else X
+        d = X.shape[1]
         dtype = X.dtype
         zero_W = not coef_W.any()
 
@@ -214,7 +275,13 @@ class SoftmaxObjective:
             ones = np.ones(self.block_rows, dtype=dtype)
             value = 0.0
             for Xb, start, stop in self._blocks(chunk, X):
-                G = self._logits(Xb, coef_W, coef_b, buf[: stop - start], zero_W)
+                G = buf[: stop - start]
+                if along is None:
+                    self._logits(Xb, coef_W, coef_b, G, zero_W)
+                else:
+                    logits, direction_logits, step = along
+                    np.multiply(direction_logits[start:stop], step, out=G)
+                    G += logits[start:stop]
                 value += row_op(G, start, stop)
                 self._accumulate(G, Xb, acc_W, acc_b, ones)
             return value, acc_W, acc_b
@@ -225,10 +292,14 @@ class SoftmaxObjective:
         acc_b = sum(p[2] for p in parts) if self.fit_intercept else None
         return value, acc_W, acc_b
 
-    def loss_gradient(self, coef, keep_proba=False):
+    def loss_gradient(self, coef, keep_proba=False, logits_out=None, along=None):
         """Objective value and gradient (float64) at ``coef``.
 
         With ``keep_proba`` the probabilities are stored for :meth:`hessp`.
+        ``logits_out`` (n_samples x n_classes) receives the logits. ``along =
+        (logits, direction_logits, step)`` gives the logits at ``coef`` as
+        ``logits + step * direction_logits`` (a point on a line search from
+        stored logits, see :attr:`tracks_logits`): no product for them.
         """
         coef = np.asarray(coef, dtype=np.float64)
         W, b = self._cast(coef)
@@ -237,11 +308,13 @@ class SoftmaxObjective:
         y, sw, proba, loss = self.y, self.sample_weight, self._proba, self.loss
 
         def row_op(G, start, stop):
+            if logits_out is not None:
+                logits_out[start:stop] = G
             return loss.loss_gradient(
                 G, y[start:stop], sw[start:stop], proba[start:stop] if keep_proba else None
             )
 
-        total, grad_W, grad_b = self._sweep(W, b, row_op)
+        total, grad_W, grad_b = self._sweep(W, b, row_op, along=along)
         self._proba_at = coef.copy() if keep_proba else None
         self._proba32 = None
         W64, _ = self.unpack(coef)
@@ -261,11 +334,13 @@ class SoftmaxObjective:
         self._map_chunks(convert)
         return X32
 
-    def hessp(self, coef, vector, dtype=None):
+    def hessp(self, coef, vector, dtype=None, logits_out=None):
         """Hessian of the objective at ``coef`` times ``vector`` (gamma = 0 only).
 
         ``dtype=np.float32`` computes the product in float32 when ``X`` is dense
         float64 (see note 5); otherwise it runs in the dtype of ``X``.
+        ``logits_out`` (n_samples x n_classes) receives the logits of
+        ``vector``, ``X @ V.T + c``, which the product computes on the way.
         """
         coef = np.asarray(coef, dtype=np.float64)
         if self._proba_at is None or not np.array_equal(coef, self._proba_at):
@@ -282,6 +357,8 @@ class SoftmaxObjective:
         sw, loss = self.sample_weight, self.loss
 
         def row_op(D, start, stop):
+            if logits_out is not None:
+                logits_out[start:stop] = D
             loss.hessp(D, proba[start:stop], sw[start:stop])
             return 0.0
 

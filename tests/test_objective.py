@@ -198,6 +198,74 @@ def test_objective_hessp_in_float32(sparse):
                                rtol=1e-12)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("C", [0.3, np.inf])
+def test_zero_columns_compacted(dtype, C):
+    # all-zero columns are dropped from the products; value, gradient and
+    # Hessian product (low precision too) still match the reference at a W
+    # that is nonzero on those columns (a warm start), where only the penalty acts
+    X, y, sw, coef = _problem(dtype=dtype)
+    K, d = 4, X.shape[1]
+    X = X.copy()
+    X[:, [0, 3]] = 0.0
+    obj = SoftmaxObjective(X, y, sw, K, SoftmaxLoss(1.5, 0.1, 0.0), C=C, block_rows=33)
+    np.testing.assert_array_equal(obj._columns, [1, 2, 4, 5, 6])
+    assert obj.X.shape == (X.shape[0], 5) and obj.X.flags.c_contiguous
+    full = SoftmaxObjective(X, y, sw, K, SoftmaxLoss(1.5, 0.1, 0.0), C=C, block_rows=33)
+    full._columns, full.X = None, X          # the same objective, not compacted
+    rtol = RTOL[dtype] * 10
+    for c in (coef, np.where(np.arange(coef.size) < K * d, 0.0, coef)):
+        value, grad = obj.loss_gradient(c)
+        W, b = obj.unpack(c)
+        np.testing.assert_allclose(
+            value, ref_objective(W, b, X.astype(np.float64), y, sw, C, 1.5, 0.1, 0.0), rtol=rtol)
+        ref_value, ref_grad = full.loss_gradient(c)
+        np.testing.assert_allclose(grad, ref_grad, rtol=rtol, atol=rtol * np.abs(ref_grad).max())
+        v = np.random.default_rng(2).normal(size=c.size)
+        for low in (None, np.float32):
+            hv, ref_hv = obj.hessp(c, v, low), full.hessp(c, v, low)
+            np.testing.assert_allclose(hv, ref_hv, rtol=1e-5, atol=1e-5 * np.abs(ref_hv).max())
+        np.testing.assert_allclose(obj.unpack(hv)[0][:, [0, 3]],
+                                   obj.unpack(v)[0][:, [0, 3]] * obj.l2 * obj.scale)
+    # below a tenth of zero columns, or none at all: X is used as it is
+    X[:, 0] = 1.0
+    X[:, 3] = 1.0
+    assert SoftmaxObjective(X, y, sw, K, SoftmaxLoss())._columns is None
+    X[:] = 0.0
+    obj = SoftmaxObjective(X, y, sw, K, SoftmaxLoss(), C=C)
+    assert obj.X.shape == (X.shape[0], 0)
+    value, grad = obj.loss_gradient(coef)
+    np.testing.assert_allclose(grad[: K * d], obj.l2 * obj.scale * coef[: K * d])
+    assert np.isfinite(value)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_objective_along_stored_logits(dtype, sparse):
+    # logits_out gives X @ W.T + b (evaluation) and X @ V.T + c (product);
+    # evaluating at coef + t * v from them equals the direct evaluation
+    X, y, sw, coef = _problem(dtype=dtype, sparse=sparse)
+    obj = SoftmaxObjective(X, y, sw, 4, SoftmaxLoss(1.5, 0.1, 0.0), C=0.3, block_rows=33)
+    logits, v_logits = np.empty((2, X.shape[0], 4))
+    value, grad = obj.loss_gradient(coef, keep_proba=True, logits_out=logits)
+    X64 = (X.toarray() if sparse else X).astype(np.float64)
+    W, b = obj.unpack(coef)
+    rtol = RTOL[dtype]
+    np.testing.assert_allclose(logits, X64 @ W.T + b, rtol=rtol, atol=rtol)
+    v = np.random.default_rng(4).normal(size=coef.size)
+    obj.hessp(coef, v, logits_out=v_logits)
+    V, c = obj.unpack(v)
+    np.testing.assert_allclose(v_logits, X64 @ V.T + c, rtol=rtol, atol=rtol)
+    for t in (0.5, 1.0):
+        direct = obj.loss_gradient(coef + t * v)
+        along = obj.loss_gradient(coef + t * v, keep_proba=True, along=(logits, v_logits, t))
+        np.testing.assert_allclose(along[0], direct[0], rtol=10 * rtol)
+        np.testing.assert_allclose(along[1], direct[1], rtol=10 * rtol,
+                                   atol=10 * rtol * np.abs(direct[1]).max())
+    # the stored probabilities are the last point's: hessp there needs no evaluation
+    np.testing.assert_array_equal(obj._proba_at, coef + v)
+
+
 def test_float32_copy_made_by_the_workers():
     # each worker converts its own row chunk; the copy is C-ordered and exact
     rng = np.random.default_rng(3)
