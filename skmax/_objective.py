@@ -334,6 +334,13 @@ class SoftmaxObjective:
         self._map_chunks(convert)
         return X32
 
+    def product_dtype(self, dtype=None):
+        """The dtype :meth:`hessp` runs in when asked for ``dtype``: float32 only
+        on dense float64 ``X`` (note 5), else the dtype of ``X``."""
+        if dtype == np.float32 and self.dtype == np.float64 and not self.sparse:
+            return np.dtype(np.float32)
+        return self.dtype
+
     def hessp(self, coef, vector, dtype=None, logits_out=None):
         """Hessian of the objective at ``coef`` times ``vector`` (gamma = 0 only).
 
@@ -347,7 +354,7 @@ class SoftmaxObjective:
             self.loss_gradient(coef, keep_proba=True)
         vector = np.asarray(vector, dtype=np.float64)
         X, proba = self.X, self._proba
-        if dtype == np.float32 and self.dtype == np.float64 and not self.sparse:
+        if self.product_dtype(dtype) != self.dtype:
             if self._X32 is None:
                 self._X32 = self._float32_copy()
             if self._proba32 is None:

@@ -225,6 +225,8 @@ def minimize_newton_cg(objective, coef0, *, tol, max_iter, verbose=0):
     # stored logits (see SoftmaxObjective.tracks_logits): the current point's,
     # the step's (accumulated over CG) and the last product direction's
     track = objective.tracks_logits
+    # products less precise than X: the stored logits drift by their rounding
+    confirm = objective.product_dtype(product_dtype) != objective.dtype
     if track:
         shape = (objective.n_samples, objective.n_classes)
         logits, step_logits, direction_logits = np.empty((3, *shape))
@@ -261,9 +263,9 @@ def minimize_newton_cg(objective, coef0, *, tol, max_iter, verbose=0):
         coef = coef + alpha * direction
         if track:
             logits += alpha * step_logits
-            if tracker.gradient_max() <= tol:
-                # the stored logits carry the rounding of the products (float32
-                # ones on float64 data): the stopping test uses exact ones
+            if confirm and tracker.gradient_max() <= tol:
+                # the stored logits carry the float32 products' rounding
+                # (float64 X): the stopping test uses exact ones
                 fval, grad = exact(coef)
         tracker.callback(None)
     n_iter = tracker.n_iter
