@@ -9,17 +9,28 @@ from sklearn.exceptions import ConvergenceWarning
 
 
 class _Tracker:
-    """Wraps ``objective.loss_gradient``; remembers the last value and gradient
-    and prints one progress line per iteration when ``verbose``."""
+    """Wraps ``objective.loss_gradient``; remembers the last evaluation point and
+    gradient and prints one progress line per iteration when ``verbose``.
+    ``keep_proba`` stores the probabilities for Hessian products."""
 
-    def __init__(self, objective, verbose):
+    def __init__(self, objective, verbose, keep_proba=False):
         self.objective = objective
         self.verbose = verbose
+        self.keep_proba = keep_proba
         self.n_iter = 0
         self.last = (np.nan, None)
+        self.last_x = None
 
     def fun(self, coef):
-        self.last = self.objective.loss_gradient(coef)
+        value, grad = self.objective.loss_gradient(coef, keep_proba=self.keep_proba)
+        self.last = (value, grad)
+        self.last_x = np.array(coef, copy=True)
+        return value, grad
+
+    def at(self, coef):
+        """(value, gradient) at ``coef``, reusing the last evaluation if it was there."""
+        if self.last_x is None or not np.array_equal(coef, self.last_x):
+            self.fun(coef)
         return self.last
 
     def gradient_max(self):
@@ -82,7 +93,7 @@ def minimize_lbfgs(objective, coef0, *, tol, max_iter, verbose=0):
     return res.x, n_iter
 
 
-def _truncated_cg(hessp, grad, max_steps, rtol=_CG_MODEL_RTOL, on_step=None):
+def _truncated_cg(hessp, grad, max_steps, rtol=_CG_MODEL_RTOL):
     """Newton direction: approximately solve ``H s = -grad`` by conjugate gradients.
 
     CG minimises the quadratic model ``q(s) = grad.s + s.H.s / 2``; it stops at
@@ -91,9 +102,7 @@ def _truncated_cg(hessp, grad, max_steps, rtol=_CG_MODEL_RTOL, on_step=None):
     it stops early where further steps would only refine directions of tiny
     curvature, which the line search would cut short anyway. A direction of
     non-positive curvature ends CG (on the first step: the steepest descent
-    direction ``-grad``). ``on_step(alpha)`` is called after each update
-    ``step += alpha * direction`` of the last product's direction. Returns the
-    direction and the number of products.
+    direction ``-grad``). Returns the direction and the number of products.
     """
     step = np.zeros_like(grad)
     residual = -grad                      # -grad - H @ step
@@ -104,15 +113,9 @@ def _truncated_cg(hessp, grad, max_steps, rtol=_CG_MODEL_RTOL, on_step=None):
         h_direction = hessp(direction)
         curvature = direction @ h_direction
         if not (np.isfinite(curvature) and curvature > 0):
-            if j == 1:
-                step = direction          # -grad
-                if on_step is not None:
-                    on_step(1.0)
-            return step, j
+            return (-grad if j == 1 else step), j
         alpha = rr / curvature
         step += alpha * direction
-        if on_step is not None:
-            on_step(alpha)
         residual -= alpha * h_direction
         # q(step) = grad.step + step.H.step / 2 with H.step = -grad - residual
         new_model = 0.5 * (grad @ step - residual @ step)
@@ -124,42 +127,12 @@ def _truncated_cg(hessp, grad, max_steps, rtol=_CG_MODEL_RTOL, on_step=None):
     return step, max_steps
 
 
-class _LineEvaluations:
-    """Objective and gradient at ``coef + alpha * direction``, once per ``alpha``.
-
-    With ``along = (logits, step_logits)`` (the stored logits at ``coef`` and
-    those of ``direction``) the logits of a trial point are combined from them
-    instead of computed from ``X``.
-    """
-
-    def __init__(self, objective, coef, direction, along=None):
-        self.objective, self.coef, self.direction, self.along = objective, coef, direction, along
-        self.values = {}
-        self.last = None
-
-    def __call__(self, alpha):
-        if alpha not in self.values:
-            along = None if self.along is None else (*self.along, alpha)
-            self.values[alpha] = self.objective.loss_gradient(
-                self.coef + alpha * self.direction, keep_proba=True, along=along)
-            self.last = alpha
-        return self.values[alpha]
-
-    def accept(self, alpha):
-        """The accepted step's value and gradient; evaluated again if another
-        step came after it, as the stored probabilities must be its own."""
-        if alpha != self.last:
-            del self.values[alpha]
-        return self(alpha)
-
-
-def _backtrack(value_gradient, direction, fval, grad, max_halvings=30):
+def _backtrack(value, gradient, coef, direction, fval, grad, max_halvings=30):
     """Step length by halving from 1, for when the Wolfe search fails: near the
     optimum the objective's decrease falls to its rounding error, so a step
     whose objective is equal to rounding is accepted if it lowers the
-    gradient's 1-norm (the rule of scikit-learn's Newton solvers).
-    ``value_gradient(alpha)`` is the objective and gradient at that step.
-    None when no step helps."""
+    gradient's 1-norm (the rule of scikit-learn's Newton solvers). None when
+    no step helps."""
     slope = grad @ direction
     if not slope < 0:
         return None
@@ -167,28 +140,14 @@ def _backtrack(value_gradient, direction, fval, grad, max_halvings=30):
     grad_norm = np.abs(grad).sum()
     alpha = 1.0
     for _ in range(max_halvings):
-        new, new_grad = value_gradient(alpha)
+        trial = coef + alpha * direction
+        new = value(trial)
         if new <= fval + 1e-4 * alpha * slope:
             return alpha
-        if abs(new - fval) <= rounding and np.abs(new_grad).sum() < grad_norm:
+        if abs(new - fval) <= rounding and np.abs(gradient(trial)).sum() < grad_norm:
             return alpha
         alpha *= 0.5
     return None
-
-
-def _wolfe_step(value_gradient, direction, fval, grad):
-    """scipy's Wolfe line search (MINPACK's, then its own) on the 1-D function
-    ``alpha -> objective(coef + alpha * direction)``: posed in one dimension so
-    that each trial point is known by its ``alpha`` (its logits are then the
-    stored ones plus ``alpha`` times the step's). None when it fails."""
-    with warnings.catch_warnings():
-        # scipy's LineSearchWarning (not public): failure is handled by the caller
-        warnings.filterwarnings("ignore", "The line search", RuntimeWarning)
-        alpha, *_ = line_search(
-            lambda a: value_gradient(a[0])[0],
-            lambda a: np.array([value_gradient(a[0])[1] @ direction]),
-            np.zeros(1), np.ones(1), np.array([grad @ direction]), fval)
-    return alpha
 
 
 def minimize_newton_cg(objective, coef0, *, tol, max_iter, verbose=0):
@@ -218,55 +177,34 @@ def minimize_newton_cg(objective, coef0, *, tol, max_iter, verbose=0):
     and so are reproducible to rounding (e.g. weighted rows give the same
     fit as repeated rows).
     """
-    tracker = _Tracker(objective, verbose)
+    tracker = _Tracker(objective, verbose, keep_proba=True)
     large = objective.n_samples * objective.n_params >= _LOW_PRECISION_MIN_WORK
     product_dtype = np.float32 if large else None
     max_steps = min(_MAX_CG_STEPS, objective.n_params)
-    # stored logits (see SoftmaxObjective.tracks_logits): the current point's,
-    # the step's (accumulated over CG) and the last product direction's
-    track = objective.tracks_logits
-    # products less precise than X: the stored logits drift by their rounding
-    confirm = objective.product_dtype(product_dtype) != objective.dtype
-    if track:
-        shape = (objective.n_samples, objective.n_classes)
-        logits, step_logits, direction_logits = np.empty((3, *shape))
 
-        def on_step(alpha):
-            np.add(step_logits, alpha * direction_logits, out=step_logits)
-    else:
-        logits = direction_logits = on_step = None
+    def value(coef):
+        return tracker.at(coef)[0]
 
-    def exact(coef):
-        """Evaluation with the logit product (refreshes the stored logits)."""
-        value, grad = objective.loss_gradient(coef, keep_proba=True, logits_out=logits)
-        tracker.last = (value, grad)
-        return value, grad
+    def gradient(coef):
+        return tracker.at(coef)[1]
 
     coef = np.array(coef0, dtype=np.float64)
-    fval, grad = exact(coef)
+    fval, grad = tracker.fun(coef)
     message = "gradient above tol"
     while tracker.n_iter < max_iter and tracker.gradient_max() > tol:
-        if track:
-            step_logits[...] = 0.0
         direction, _ = _truncated_cg(
-            lambda v: objective.hessp(coef, v, product_dtype, logits_out=direction_logits),
-            grad, max_steps, on_step=on_step)
-        along = (logits, step_logits) if track else None
-        line = _LineEvaluations(objective, coef, direction, along)
-        alpha = _wolfe_step(line, direction, fval, grad)
+            lambda v: objective.hessp(coef, v, product_dtype), grad, max_steps)
+        with warnings.catch_warnings():
+            # scipy's LineSearchWarning (not public): failure is handled below
+            warnings.filterwarnings("ignore", "The line search", RuntimeWarning)
+            alpha, *_ = line_search(value, gradient, coef, direction, grad, fval)
         if alpha is None:
-            alpha = _backtrack(line, direction, fval, grad)
+            alpha = _backtrack(value, gradient, coef, direction, fval, grad)
         if alpha is None:
             message = "the line search found no decrease (gradient at rounding level)"
             break
-        fval, grad = tracker.last = line.accept(alpha)
         coef = coef + alpha * direction
-        if track:
-            logits += alpha * step_logits
-            if confirm and tracker.gradient_max() <= tol:
-                # the stored logits carry the float32 products' rounding
-                # (float64 X): the stopping test uses exact ones
-                fval, grad = exact(coef)
+        fval, grad = tracker.at(coef)
         tracker.callback(None)
     n_iter = tracker.n_iter
     if tracker.gradient_max() > tol:

@@ -239,33 +239,6 @@ def test_zero_columns_compacted(dtype, C):
     assert np.isfinite(value)
 
 
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("sparse", [False, True])
-def test_objective_along_stored_logits(dtype, sparse):
-    # logits_out gives X @ W.T + b (evaluation) and X @ V.T + c (product);
-    # evaluating at coef + t * v from them equals the direct evaluation
-    X, y, sw, coef = _problem(dtype=dtype, sparse=sparse)
-    obj = SoftmaxObjective(X, y, sw, 4, SoftmaxLoss(1.5, 0.1, 0.0), C=0.3, block_rows=33)
-    logits, v_logits = np.empty((2, X.shape[0], 4))
-    value, grad = obj.loss_gradient(coef, keep_proba=True, logits_out=logits)
-    X64 = (X.toarray() if sparse else X).astype(np.float64)
-    W, b = obj.unpack(coef)
-    rtol = RTOL[dtype]
-    np.testing.assert_allclose(logits, X64 @ W.T + b, rtol=rtol, atol=rtol)
-    v = np.random.default_rng(4).normal(size=coef.size)
-    obj.hessp(coef, v, logits_out=v_logits)
-    V, c = obj.unpack(v)
-    np.testing.assert_allclose(v_logits, X64 @ V.T + c, rtol=rtol, atol=rtol)
-    for t in (0.5, 1.0):
-        direct = obj.loss_gradient(coef + t * v)
-        along = obj.loss_gradient(coef + t * v, keep_proba=True, along=(logits, v_logits, t))
-        np.testing.assert_allclose(along[0], direct[0], rtol=10 * rtol)
-        np.testing.assert_allclose(along[1], direct[1], rtol=10 * rtol,
-                                   atol=10 * rtol * np.abs(direct[1]).max())
-    # the stored probabilities are the last point's: hessp there needs no evaluation
-    np.testing.assert_array_equal(obj._proba_at, coef + v)
-
-
 def test_float32_copy_made_by_the_workers():
     # each worker converts its own row chunk; the copy is C-ordered and exact
     rng = np.random.default_rng(3)
