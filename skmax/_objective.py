@@ -225,8 +225,8 @@ class SoftmaxObjective:
         grad = np.empty(self.n_params, dtype=np.float64)
         gW, gb = self.unpack(grad)
         if self._columns is not None:
-            full, grad_W = grad_W, self.l2 * W64
-            grad_W[:, self._columns] += full
+            compact, grad_W = grad_W, self.l2 * W64
+            grad_W[:, self._columns] += compact
         else:
             grad_W = grad_W + self.l2 * W64
         np.multiply(grad_W, self.scale, out=gW)
