@@ -224,12 +224,12 @@ class SoftmaxObjective:
         the columns of ``self.X``) plus the penalty's part (over all of ``W``)."""
         grad = np.empty(self.n_params, dtype=np.float64)
         gW, gb = self.unpack(grad)
-        if self._columns is not None:
-            compact, grad_W = grad_W, self.l2 * W64
-            grad_W[:, self._columns] += compact
+        total_W = self.l2 * W64
+        if self._columns is None:
+            total_W += grad_W
         else:
-            grad_W = grad_W + self.l2 * W64
-        np.multiply(grad_W, self.scale, out=gW)
+            total_W[:, self._columns] += grad_W
+        np.multiply(total_W, self.scale, out=gW)
         if gb is not None:
             np.multiply(grad_b, self.scale, out=gb)
         return grad
