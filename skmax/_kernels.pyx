@@ -46,6 +46,10 @@ from cython.parallel cimport parallel, prange, threadid
 from libc.math cimport exp, log, log1p, pow
 from libc.float cimport DBL_MAX, FLT_MAX
 from libc.stdlib cimport free, malloc
+from libc.string cimport memset
+from cpython.pycapsule cimport PyCapsule_GetName, PyCapsule_GetPointer
+
+import numpy as np
 
 cdef extern from *:
     """
@@ -416,6 +420,186 @@ def hessp(
     with nogil:
         for i in prange(n, schedule="static", num_threads=n_threads):
             _row_hessp(&direction[i, 0], &proba[i, 0], K, sw[i] * inv_T2)
+
+
+# ---------------------------------------------------------------------------
+# Dense sweeps: the whole blocked loop of one evaluation in C (note 7)
+# ---------------------------------------------------------------------------
+
+ctypedef void (*_sgemm_t)(char*, char*, int*, int*, int*, float*, const float*, int*,
+                          const float*, int*, float*, float*, int*) noexcept nogil
+ctypedef void (*_dgemm_t)(char*, char*, int*, int*, int*, double*, const double*, int*,
+                          const double*, int*, double*, double*, int*) noexcept nogil
+
+cdef _sgemm_t _sgemm = NULL
+cdef _dgemm_t _dgemm = NULL
+
+
+def _load_blas():
+    """Take sgemm/dgemm from scipy's BLAS at import, as ``cimport
+    scipy.linalg.cython_blas`` would, but without needing scipy to build."""
+    global _sgemm, _dgemm
+    from scipy.linalg import cython_blas
+
+    capi = cython_blas.__pyx_capi__
+    _sgemm = <_sgemm_t> PyCapsule_GetPointer(capi["sgemm"], PyCapsule_GetName(capi["sgemm"]))
+    _dgemm = <_dgemm_t> PyCapsule_GetPointer(capi["dgemm"], PyCapsule_GetName(capi["dgemm"]))
+
+
+_load_blas()
+
+
+cdef inline void _gemm(
+    char* transa, char* transb, int m, int n, int k,
+    const floating* a, int lda, const floating* b, int ldb,
+    floating beta, floating* c, int ldc,
+) noexcept nogil:
+    """Column-major ``c = op(a) @ op(b) + beta c`` (Fortran BLAS convention)."""
+    cdef floating one = 1.0
+    if floating is float:
+        _sgemm(transa, transb, &m, &n, &k, &one, a, &lda, b, &ldb, &beta, c, &ldc)
+    else:
+        _dgemm(transa, transb, &m, &n, &k, &one, a, &lda, b, &ldb, &beta, c, &ldc)
+
+
+cdef double _sweep_chunk(
+    bint hessian,           # False: loss and gradient; True: Hessian product
+    const floating* X,      # IN: rows [lo, hi) of X (C order, d columns)
+    Py_ssize_t lo,
+    Py_ssize_t hi,
+    int d,
+    int K,
+    const floating* W,      # IN: K x d (C order), or NULL for W = 0
+    const floating* b,      # IN: K intercepts or NULL
+    const int* y,           # IN: labels (loss only)
+    const double* sw,       # IN: sample weights
+    floating* proba,        # loss: OUT (may be NULL); Hessian: IN
+    double inv_T,
+    double eps,
+    double gamma,
+    int block_rows,
+    double* acc_W,          # OUT (accumulated): K x d, sum_i G_i x_i^T
+    double* acc_b,          # OUT (accumulated): K or NULL, sum_i G_i
+    floating* L,            # scratch: block_rows x K logits
+    floating* T,            # scratch: K x d (float32 only: product before the float64 sum)
+    double* buf,            # scratch: 2 K
+) noexcept nogil:
+    cdef Py_ssize_t start, i, j
+    cdef int m, k
+    cdef double value = 0.0, inv_T2 = inv_T * inv_T
+    cdef floating zero = 0.0
+    cdef const floating* Xb
+    cdef floating* row
+    start = lo
+    while start < hi:
+        m = <int> min(<Py_ssize_t> block_rows, hi - start)
+        Xb = X + start * d
+        # logits L = Xb @ W.T + b: column-major L.T (K x m) = W (K x d) @ Xb.T
+        if b != NULL:
+            for i in range(m):
+                for k in range(K):
+                    L[i * K + k] = b[k]
+        if W != NULL:
+            _gemm("T", "N", K, m, d, W, d, Xb, d, <floating> (b != NULL), L, K)
+        elif b == NULL:
+            memset(L, 0, m * K * sizeof(floating))
+        for i in range(m):
+            row = L + i * K
+            if hessian:
+                _row_hessp(row, proba + (start + i) * K, K, sw[start + i] * inv_T2)
+            else:
+                value += sw[start + i] * _row_loss_grad(
+                    row, proba + (start + i) * K if proba != NULL else NULL, buf, buf + K,
+                    K, y[start + i], sw[start + i], inv_T, eps, gamma,
+                )
+        # acc_W += G.T @ Xb: column-major acc_W.T (d x K) += Xb.T (d x m) @ G (m x K)
+        if d == 0:
+            pass
+        elif floating is double:
+            _gemm("N", "T", d, K, m, Xb, d, L, K, 1.0, acc_W, d)
+        else:
+            _gemm("N", "T", d, K, m, Xb, d, L, K, zero, T, d)
+            for j in range(K * d):
+                acc_W[j] += T[j]
+        if acc_b != NULL:
+            for i in range(m):
+                for k in range(K):
+                    acc_b[k] += L[i * K + k]
+        start += m
+    return value
+
+
+def dense_sweep(
+    const floating[:, ::1] X,          # IN: n x d
+    const floating[:, ::1] W,          # IN: K x d, or None for W = 0
+    const floating[::1] b,             # IN: K intercepts, or None
+    const int[::1] y,                  # IN: labels (loss only; may be any length for Hessian)
+    const double[::1] sw,              # IN: sample weights
+    floating[:, ::1] proba,            # loss: OUT (or None); Hessian: IN
+    double[:, :, ::1] acc_W,           # OUT: one K x d sum per chunk
+    double[:, ::1] acc_b,              # OUT: one K sum per chunk, or None
+    const Py_ssize_t[::1] bounds,      # IN: chunk c is rows [bounds[c], bounds[c + 1])
+    int block_rows,
+    bint hessian=False,
+    double inv_T=1.0,
+    double eps=0.0,
+    double gamma=0.0,
+    int n_threads=1,
+):
+    """One pass over dense ``X``, chunk by chunk (one thread each), block by block.
+
+    Loss (``hessian=False``): returns ``sum_i sw_i l_i`` and fills ``acc_W[c] =
+    G.T @ X`` (``G`` the weighted logit gradients of chunk ``c``) and ``acc_b[c] =
+    G.sum(0)``; ``proba`` receives ``p``. Hessian (``hessian=True``): ``W, b`` is the
+    direction ``(V, c)``, ``proba`` the probabilities at the current point, and
+    ``G`` the weighted Hessian product over the logits; returns 0.
+    """
+    cdef Py_ssize_t n = X.shape[0], n_chunks = bounds.shape[0] - 1
+    cdef int d = <int> X.shape[1], K = <int> acc_W.shape[1], c
+    cdef double total = 0.0
+    cdef double[::1] values = np.zeros(max(n_chunks, 1))
+    cdef bint has_b = b is not None, keep = proba is not None
+    cdef const floating* Wp = &W[0, 0] if W is not None and W.shape[1] > 0 else NULL
+    cdef floating* L
+    cdef floating* T
+    cdef double* buf
+    cdef int[::1] ok = np.zeros(max(n_chunks, 1), dtype=np.intc)
+    if acc_W.shape[0] != n_chunks or acc_W.shape[2] != d or (W is not None and (
+            W.shape[0] != K or W.shape[1] != d)):
+        raise ValueError("acc_W must be (n_chunks, K, d) and W (K, d)")
+    if bounds[0] != 0 or bounds[n_chunks] != n or sw.shape[0] != n:
+        raise ValueError("bounds must cover the rows of X and sw")
+    if (hessian and not keep) or (keep and (proba.shape[0] != n or proba.shape[1] != K)):
+        raise ValueError("proba must be (n, K) (required for the Hessian)")
+    if not hessian and y.shape[0] != n:
+        raise ValueError("y must have one label per row")
+    if has_b and b.shape[0] != K or acc_b is not None and acc_b.shape[0] != n_chunks:
+        raise ValueError("b must have K entries and acc_b n_chunks rows")
+    if d == 0:
+        Wp = NULL
+    with nogil:
+        for c in prange(n_chunks, schedule="static", chunksize=1, num_threads=n_threads):
+            L = <floating*> malloc(block_rows * K * sizeof(floating))
+            T = <floating*> malloc(K * d * sizeof(floating) + 64)
+            buf = <double*> malloc(2 * K * sizeof(double))
+            if L != NULL and T != NULL and buf != NULL:
+                ok[c] = 1
+                values[c] = _sweep_chunk(
+                    hessian, &X[0, 0] if n > 0 and d > 0 else NULL, bounds[c], bounds[c + 1],
+                    d, K, Wp, &b[0] if has_b else NULL,
+                    &y[0] if not hessian else NULL, &sw[0] if n > 0 else NULL,
+                    &proba[0, 0] if keep and n > 0 else NULL,
+                    inv_T, eps, gamma, block_rows, &acc_W[c, 0, 0],
+                    &acc_b[c, 0] if acc_b is not None else NULL, L, T, buf,
+                )
+            free(L)
+            free(T)
+            free(buf)
+    if n_chunks > 0 and min(ok) == 0:
+        raise MemoryError("no memory for the sweep's block buffers")
+    for c in range(n_chunks):
+        total += values[c]
+    return total
 
 
 # ---------------------------------------------------------------------------

@@ -8,20 +8,24 @@ scikit-learn's ``LogisticRegression``, so ``tol`` means the same for both).
 
 How an evaluation runs:
 
-1. The rows are split into ``n_threads`` contiguous chunks, one per worker
-   thread; each worker owns its logit buffer and float64 gradient accumulators,
-   which are summed at the end (no locks, deterministic for a fixed thread count).
-2. A worker walks its chunk in blocks of rows small enough to stay in cache:
-   logits ``Xb @ W.T + b`` (BLAS), the row kernel in place (single-threaded
-   call), then ``Gb.T @ Xb`` (BLAS) while ``Xb`` is still cached; so one
-   evaluation reads ``X`` from memory about once.
+1. The rows are split into ``n_threads`` contiguous chunks, one per thread;
+   each chunk has its own float64 gradient accumulators, which are summed at
+   the end (no locks, deterministic for a fixed thread count).
+2. Dense ``X``: one compiled call (``_kernels.dense_sweep``, OpenMP over the
+   chunks, no GIL) walks each chunk in blocks of rows: logits
+   ``Xb @ W.T + b`` (BLAS ``gemm``), the row kernel in place, then
+   ``Gb.T @ Xb`` (BLAS) while ``Xb`` is still cached; so one evaluation reads
+   ``X`` from memory about once. Blocks are 64 rows where ``X`` carries the
+   products (``d >= K``): OpenBLAS runs these tall-skinny products 1.5-1.9x
+   faster on 64-row blocks than on 128 or more. The loop used to be Python
+   over numpy calls on worker threads: the GIL hand-offs between its many short
+   calls cost 25-45% of a sweep on two cores.
 3. BLAS is limited to one thread while the objective is open (``with``
    block): tall-skinny products scale better over row chunks than inside
-   BLAS, multi-threaded BLAS is slow on small blocks, and OpenMP and BLAS
-   thread pools never compete for the cores.
-   numpy's BLAS calls and the kernels release the GIL.
+   BLAS, and OpenMP and BLAS thread pools never compete for the cores.
 4. Sparse ``X`` (CSR) is chunked the same way but not blocked further:
-   scipy.sparse products, never densified.
+   scipy.sparse products on worker threads (numpy and scipy.sparse release the
+   GIL), never densified.
 5. Hessian products can run in float32 on dense float64 ``X``
    (``hessp(..., dtype=np.float32)``: a float32 copy of ``X`` made by the
    workers on the first such product, about 1.3-1.5x faster products), for
@@ -42,9 +46,16 @@ import numpy as np
 import scipy.sparse as sp
 from threadpoolctl import ThreadpoolController
 
+from . import _kernels
+
 # Target bytes of one block of X rows (plus its logits): about half of a
 # per-core L2 cache, so the second GEMM finds the block still cached.
 _BLOCK_BYTES = 1 << 19
+
+# Rows per block where d >= K (note 2): OpenBLAS's sgemm and dgemm on these
+# tall-skinny blocks (K = 10, d = 100-784) ran 1.5-1.9x faster at 32-96 rows
+# than at 128 or more.
+_SMALL_BLOCK_ROWS = 64
 
 # Share of all-zero columns from which dense X is compacted (note 6): below it
 # the copy would cost more than the products it saves.
@@ -64,8 +75,13 @@ def _blas_controller():
 
 
 def _block_rows(n_samples, n_features, n_classes, itemsize, block_bytes=_BLOCK_BYTES):
-    row_bytes = itemsize * (n_features + 2 * n_classes)
-    return int(min(n_samples, max(256, block_bytes // max(row_bytes, 1))))
+    """Rows per block of dense ``X`` (note 2): 64 where ``X`` carries the
+    products, else sized to the cache (many classes: the logit block dominates)."""
+    if n_features >= n_classes:
+        rows = _SMALL_BLOCK_ROWS
+    else:
+        rows = max(256, block_bytes // (itemsize * (n_features + 2 * n_classes)))
+    return int(max(1, min(n_samples, rows)))
 
 
 def _nonzero_columns(X, min_zero=_MIN_ZERO_COLUMNS):
@@ -91,7 +107,7 @@ class SoftmaxObjective:
     loss : SoftmaxLoss
     C : float, inverse penalty strength (``np.inf``: no penalty)
     fit_intercept : bool
-    block_rows : int or None, rows per dense block (None: sized to the cache)
+    block_rows : int or None, rows per dense block (None: see ``_block_rows``)
     n_threads : int, worker threads over row chunks
 
     Use it as a context manager: ``with SoftmaxObjective(...) as obj: ...``
@@ -117,6 +133,7 @@ class SoftmaxObjective:
         self.n_threads = max(1, min(int(n_threads), n * work_per_row // (1 << 20) + 1))
         bounds = np.linspace(0, n, self.n_threads + 1).astype(int)
         self._chunks = [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
+        self._bounds = bounds.astype(np.intp)
         if self.sparse:
             self.X = X = X.tocsr()
             self._X_chunks = [X[a:b] for a, b in self._chunks]
@@ -127,6 +144,7 @@ class SoftmaxObjective:
             self._columns = _nonzero_columns(X)
             if self._columns is not None:
                 self.X = X = X.take(self._columns, axis=1)
+            self.X = X = np.ascontiguousarray(X)    # the compiled sweep reads rows
             self.block_rows = block_rows or _block_rows(n, X.shape[1], n_classes,
                                                         X.dtype.itemsize)
         self._proba = None        # probabilities at _proba_at, for hessp
@@ -173,51 +191,12 @@ class SoftmaxObjective:
         b = None if b is None else np.asarray(b, dtype=dtype)
         return W, b
 
-    def _blocks(self, chunk, X):
-        """(X block, start, stop) over the rows of chunk number ``chunk``."""
-        lo, hi = self._chunks[chunk]
-        if self.sparse:
-            yield self._X_chunks[chunk], lo, hi
-            return
-        for start in range(lo, hi, self.block_rows):
-            stop = min(start + self.block_rows, hi)
-            yield X[start:stop], start, stop
-
     def _map_chunks(self, func):
         """Run ``func(chunk)`` for every row chunk, on the workers when open."""
         chunks = range(len(self._chunks))
         if self._executor is None:
             return [func(c) for c in chunks]
         return list(self._executor.map(func, chunks))
-
-    def _logits(self, Xb, W, b, out, zero_W=False):
-        if zero_W:
-            # W = 0 (the usual starting point): the logits are the intercepts
-            out[...] = 0
-        elif self.sparse:
-            out[...] = Xb @ W.T
-        elif Xb.dtype == np.float64 and self.n_classes <= 32:
-            # with few classes OpenBLAS's dgemm is faster with W as the left
-            # operand (measured: whole evaluation 25-30% faster at K=10); at
-            # K >= 100, and for sgemm, the direct product is faster
-            out[...] = (W @ Xb.T).T
-        else:
-            np.matmul(Xb, W.T, out=out)
-        if b is not None:
-            out += b
-        return out
-
-    def _accumulate(self, G, Xb, grad_W, grad_b, ones):
-        """grad_W += G.T @ Xb and grad_b += G.sum(0), accumulated in float64.
-
-        The column sums are a BLAS matrix-vector product with ``ones``: several
-        times faster than numpy's axis-0 reduction on a short, wide block."""
-        if self.sparse:
-            grad_W += (Xb.T @ G).T
-        else:
-            grad_W += G.T @ Xb
-        if grad_b is not None:
-            grad_b += ones[: G.shape[0]] @ G
 
     def _penalised(self, W64, grad_W, grad_b):
         """Scaled gradient (or Hessian product) from the sweep's ``grad_W`` (over
@@ -235,27 +214,39 @@ class SoftmaxObjective:
         return grad
 
     # -- evaluations ------------------------------------------------------
-    def _sweep(self, coef_W, coef_b, row_op, X=None):
-        """Sum over row blocks of ``(value, G.T @ Xb, G.sum(0))`` where
-        ``G = row_op(logits_block, start, stop)`` works in place; ``X``
-        (default ``self.X``) is a dense copy of it in another dtype."""
-        K = self.n_classes
-        X = self.X if X is None else X
-        d = X.shape[1]
-        dtype = X.dtype
-        zero_W = not coef_W.any()
+    def _sweep(self, W, b, X, row_args, sparse_row_op):
+        """``(sum of row values, G.T @ X, G.sum(0))`` over all rows, ``G`` the
+        row kernel's output over the logits ``X @ W.T + b``.
+
+        ``X`` is ``self.X`` or its float32 copy. Dense ``X`` runs in the
+        compiled sweep with ``row_args`` (the row kernel's arguments); sparse
+        ``X`` calls ``sparse_row_op(logits, start, stop)`` per chunk, which
+        works in place and returns the chunk's value.
+        """
+        K, d = self.n_classes, X.shape[1]
+        zero_W = not W.any()    # W = 0 (the usual start): logits are the intercepts
+        if not self.sparse:
+            n_chunks = len(self._chunks)
+            acc_W = np.zeros((n_chunks, K, d), dtype=np.float64)
+            acc_b = np.zeros((n_chunks, K), dtype=np.float64) if self.fit_intercept else None
+            value = _kernels.dense_sweep(
+                X, None if zero_W else W, b, self.y, self.sample_weight,
+                acc_W=acc_W, acc_b=acc_b, bounds=self._bounds, block_rows=self.block_rows,
+                n_threads=n_chunks if self._executor is not None else 1, **row_args)
+            return value, acc_W.sum(axis=0), None if acc_b is None else acc_b.sum(axis=0)
 
         def work(chunk):
-            acc_W = np.zeros((K, d), dtype=np.float64)
-            acc_b = np.zeros(K, dtype=np.float64) if self.fit_intercept else None
-            buf = np.empty((self.block_rows, K), dtype=dtype)
-            ones = np.ones(self.block_rows, dtype=dtype)
-            value = 0.0
-            for Xb, start, stop in self._blocks(chunk, X):
-                G = self._logits(Xb, coef_W, coef_b, buf[: stop - start], zero_W)
-                value += row_op(G, start, stop)
-                self._accumulate(G, Xb, acc_W, acc_b, ones)
-            return value, acc_W, acc_b
+            lo, hi = self._chunks[chunk]
+            Xc = self._X_chunks[chunk]
+            if zero_W:
+                G = np.zeros((hi - lo, K), dtype=X.dtype)
+            else:
+                G = np.ascontiguousarray(Xc @ W.T, dtype=X.dtype)
+            if b is not None:
+                G += b
+            value = sparse_row_op(G, lo, hi)
+            grad_b = G.sum(axis=0, dtype=np.float64) if b is not None else None
+            return value, (Xc.T @ G).T.astype(np.float64), grad_b
 
         parts = self._map_chunks(work)
         value = sum(p[0] for p in parts)
@@ -274,12 +265,14 @@ class SoftmaxObjective:
             self._proba = np.empty((self.n_samples, self.n_classes), dtype=self.dtype)
         y, sw, proba, loss = self.y, self.sample_weight, self._proba, self.loss
 
-        def row_op(G, start, stop):
+        def sparse_row_op(G, start, stop):
             return loss.loss_gradient(
                 G, y[start:stop], sw[start:stop], proba[start:stop] if keep_proba else None
             )
 
-        total, grad_W, grad_b = self._sweep(W, b, row_op)
+        row_args = dict(proba=proba if keep_proba else None, inv_T=1.0 / loss.temperature,
+                        eps=loss.label_smoothing, gamma=loss.focal_gamma)
+        total, grad_W, grad_b = self._sweep(W, b, self.X, row_args, sparse_row_op)
         self._proba_at = coef.copy() if keep_proba else None
         self._proba32 = None
         W64, _ = self.unpack(coef)
@@ -318,11 +311,14 @@ class SoftmaxObjective:
             X, proba = self._X32, self._proba32
         V, c = self._cast(vector, X.dtype)
         sw, loss = self.sample_weight, self.loss
+        if not loss.is_convex:
+            raise ValueError("Hessian products are only available for focal_gamma=0.")
 
-        def row_op(D, start, stop):
+        def sparse_row_op(D, start, stop):
             loss.hessp(D, proba[start:stop], sw[start:stop])
             return 0.0
 
-        _, out_W, out_b = self._sweep(V, c, row_op, X)
+        row_args = dict(proba=proba, hessian=True, inv_T=1.0 / loss.temperature)
+        _, out_W, out_b = self._sweep(V, c, X, row_args, sparse_row_op)
         V64, _ = self.unpack(vector)
         return self._penalised(V64, out_W, out_b)

@@ -252,21 +252,48 @@ def test_float32_copy_made_by_the_workers():
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_objective_same_for_blocks_threads_and_sparse(dtype):
+@pytest.mark.parametrize("gamma", [0.0, 1.0])
+def test_objective_same_for_blocks_threads_and_sparse(dtype, gamma):
+    # the compiled dense sweep (any block size, one or two threads, any memory
+    # order of X) and the sparse path give the same value, gradient and
+    # Hessian product
     X, y, sw, coef = _problem(n=1000, dtype=dtype)
-    loss = SoftmaxLoss(1.3, 0.05, 1.0)
-    base_v, base_g = SoftmaxObjective(X, y, sw, 4, loss, block_rows=1000).loss_gradient(coef)
+    vector = np.random.default_rng(5).normal(size=coef.size)
+    loss = SoftmaxLoss(1.3, 0.05, gamma)
+    base = SoftmaxObjective(X, y, sw, 4, loss, block_rows=1000)
+    base_v, base_g = base.loss_gradient(coef)
+    base_h = base.hessp(coef, vector) if loss.is_convex else None
     rtol = RTOL[dtype] * 10
-    for kwargs in [dict(block_rows=7), dict(block_rows=256, n_threads=2)]:
-        with SoftmaxObjective(X, y, sw, 4, loss, **kwargs) as obj:
+    variants = [(X, dict(block_rows=1)), (X, dict(block_rows=7)),
+                (X, dict(block_rows=7, n_threads=2)), (X, dict(n_threads=2)),
+                (np.asfortranarray(X), dict(block_rows=64, n_threads=2))]
+    variants += [(sp.csr_matrix(X).asformat(fmt), dict(n_threads=2)) for fmt in ["csr", "csc"]]
+    for data, kwargs in variants:
+        with SoftmaxObjective(data, y, sw, 4, loss, **kwargs) as obj:
             v, g = obj.loss_gradient(coef)
+            h = obj.hessp(coef, vector) if loss.is_convex else None
         np.testing.assert_allclose(v, base_v, rtol=rtol)
         np.testing.assert_allclose(g, base_g, rtol=rtol, atol=rtol * np.abs(base_g).max())
-    for fmt in ["csr", "csc"]:
-        with SoftmaxObjective(sp.csr_matrix(X).asformat(fmt), y, sw, 4, loss, n_threads=2) as obj:
-            v, g = obj.loss_gradient(coef)
-        np.testing.assert_allclose(v, base_v, rtol=rtol)
-        np.testing.assert_allclose(g, base_g, rtol=rtol, atol=rtol * np.abs(base_g).max())
+        if h is not None:
+            np.testing.assert_allclose(h, base_h, rtol=rtol, atol=rtol * np.abs(base_h).max())
+
+
+def test_dense_sweep_rejects_mismatched_buffers():
+    X = np.ones((10, 3))
+    sw, y = np.ones(10), np.zeros(10, dtype=np.int32)
+    ok = dict(acc_W=np.zeros((2, 2, 3)), acc_b=np.zeros((2, 2)),
+              bounds=np.array([0, 5, 10], dtype=np.intp), block_rows=4)
+    W, b = np.ones((2, 3)), np.zeros(2)
+    assert _kernels.dense_sweep(X, W, b, y, sw, None, **ok) > 0
+    bad = [dict(acc_W=np.zeros((1, 2, 3))), dict(acc_b=np.zeros((1, 2))),
+           dict(bounds=np.array([0, 5, 9], dtype=np.intp))]
+    for change in bad:
+        with pytest.raises(ValueError):
+            _kernels.dense_sweep(X, W, b, y, sw, None, **{**ok, **change})
+    with pytest.raises(ValueError, match="proba"):
+        _kernels.dense_sweep(X, W, b, y, sw, None, **ok, hessian=True)
+    with pytest.raises(ValueError):
+        _kernels.dense_sweep(X, np.ones((2, 4)), b, y, sw, None, **ok)
 
 
 @pytest.mark.parametrize("dtype, big", [(np.float64, 1e300), (np.float32, 3e38)])
