@@ -3,10 +3,11 @@
 
 Design
 ------
-1. The kernels never multiply matrices. Logits ``a = X @ W.T + b`` and the
-   gradient ``G.T @ X`` are BLAS products done by the caller (numpy or
-   scipy.sparse), block of rows by block of rows; a kernel only walks the
-   ``n x K`` logit block once, row by row.
+1. The kernels never multiply matrices by hand. Logits ``a = X @ W.T + b`` and
+   the gradient ``G.T @ X`` are BLAS products, block of rows by block of rows
+   (``dense_sweep``, note 7; numpy or scipy.sparse for the callers of the
+   other kernels); a kernel only walks the ``n x K`` logit block once, row by
+   row.
 2. Each row's work is a small ``nogil`` inline function (``_row_*``) taking raw
    pointers; the array kernels are ``prange`` loops over rows with an explicit
    ``n_threads``. Arguments are marked ``# IN`` / ``# OUT`` / ``# IN/OUT``.
@@ -40,6 +41,15 @@ Design
 
    The Hessian-vector product is only needed for the convex case gamma = 0,
    where ``d2l/da2 = (diag(p) - p p^T) / T^2``.
+7. ``dense_sweep`` is a whole evaluation (or Hessian product) over dense ``X``
+   in one GIL-free call: OpenMP over row chunks (one float64 accumulator each),
+   and per block of rows ``gemm`` (logits), the row function, ``gemm``
+   (``G.T @ Xb`` while ``Xb`` is cached). ``sgemm``/``dgemm`` come from scipy's
+   ``cython_blas`` capsules, read at import, so scipy is not needed to build.
+   Driving the same loop from Python threads cost 25-45% of a sweep in GIL
+   hand-offs between its many short numpy calls (two cores); with the loop in
+   C, blocks can be as short as 64 rows, where OpenBLAS's tall-skinny
+   products run 1.5-1.9x faster than on 128 or more.
 """
 
 from cython.parallel cimport parallel, prange, threadid
