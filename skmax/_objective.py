@@ -28,9 +28,9 @@ How an evaluation runs:
    GIL), never densified.
 5. Hessian products can run in float32 on dense float64 ``X``
    (``hessp(..., dtype=np.float32)``: a float32 copy of ``X`` made by the
-   workers on the first such product, 1.8x faster products on 50k x 784 and MNIST), for
-   Newton-CG, which solves for its directions far more loosely than float32
-   rounding.
+   workers on the first such product; 1.8x faster products on 50k x 784 and
+   MNIST), for Newton-CG, which solves for its directions far more loosely
+   than float32 rounding.
 6. Dense ``X`` whose columns are all zero in at least a tenth of the columns
    (constant pixels of images, constant features after ``StandardScaler``) is
    compacted to its other columns once, and every product runs on the compact
