@@ -583,6 +583,8 @@ def dense_sweep(
         raise ValueError("proba must be (n, K) (required for the Hessian)")
     if not hessian and y.shape[0] != n:
         raise ValueError("y must have one label per row")
+    if block_rows < 1:
+        raise ValueError("block_rows must be at least 1")
     if has_b and b.shape[0] != K or acc_b is not None and acc_b.shape[0] != n_chunks:
         raise ValueError("b must have K entries and acc_b n_chunks rows")
     if d == 0:

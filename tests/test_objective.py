@@ -292,6 +292,8 @@ def test_dense_sweep_rejects_mismatched_buffers():
             _kernels.dense_sweep(X, W, b, y, sw, None, **{**ok, **change})
     with pytest.raises(ValueError, match="proba"):
         _kernels.dense_sweep(X, W, b, y, sw, None, **ok, hessian=True)
+    with pytest.raises(ValueError, match="block_rows"):
+        _kernels.dense_sweep(X, W, b, y, sw, None, **{**ok, "block_rows": 0})
     with pytest.raises(ValueError):
         _kernels.dense_sweep(X, np.ones((2, 4)), b, y, sw, None, **ok)
 
