@@ -491,7 +491,7 @@ cdef double _sweep_chunk(
     double* acc_W,          # OUT (accumulated): K x d, sum_i G_i x_i^T
     double* acc_b,          # OUT (accumulated): K or NULL, sum_i G_i
     floating* L,            # scratch: block_rows x K logits
-    floating* T,            # scratch: K x d (float32 only: product before the float64 sum)
+    floating* T,            # scratch: K x d (float32; NULL for float64)
     double* buf,            # scratch: 2 K
 ) noexcept nogil:
     cdef Py_ssize_t start, i, j
@@ -587,14 +587,13 @@ def dense_sweep(
         raise ValueError("block_rows must be at least 1")
     if has_b and b.shape[0] != K or acc_b is not None and acc_b.shape[0] != n_chunks:
         raise ValueError("b must have K entries and acc_b n_chunks rows")
-    if d == 0:
-        Wp = NULL
     with nogil:
         for c in prange(n_chunks, schedule="static", chunksize=1, num_threads=n_threads):
             L = <floating*> malloc(block_rows * K * sizeof(floating))
-            T = <floating*> malloc(K * d * sizeof(floating) + 64)
+            # float32 only: the block's G.T @ Xb before its float64 sum
+            T = <floating*> malloc(K * d * sizeof(floating) + 64) if floating is float else NULL
             buf = <double*> malloc(2 * K * sizeof(double))
-            if L != NULL and T != NULL and buf != NULL:
+            if L != NULL and (T != NULL or floating is double) and buf != NULL:
                 ok[c] = 1
                 values[c] = _sweep_chunk(
                     hessian, &X[0, 0] if n > 0 and d > 0 else NULL, bounds[c], bounds[c + 1],

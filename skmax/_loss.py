@@ -66,6 +66,19 @@ class SoftmaxLoss:
         _kernels.hessp(direction, proba, sample_weight, 1.0 / self.temperature,
                        self._threads(direction))
 
+    def dense_sweep(self, X, W, b, y, sample_weight, proba, acc_W, acc_b, bounds,
+                    block_rows, n_threads, hessian=False):
+        """One compiled pass over dense ``X`` (``_kernels.dense_sweep``): the loss
+        (``proba`` OUT, may be None) or, with ``hessian``, the Hessian product for
+        the direction ``(W, b)`` (``proba`` IN); ``G.T @ X`` and ``G.sum(0)`` of
+        each row chunk accumulate into ``acc_W`` and ``acc_b``."""
+        if hessian and not self.is_convex:
+            raise ValueError("Hessian products are only available for focal_gamma=0.")
+        return _kernels.dense_sweep(
+            X, W, b, y, sample_weight, proba, acc_W, acc_b, bounds, block_rows, hessian,
+            1.0 / self.temperature, self.label_smoothing, self.focal_gamma, n_threads,
+        )
+
     def predict_proba(self, raw, log=False):
         """Overwrite logits ``raw`` with ``softmax(raw / T)`` (or its log)."""
         _kernels.softmax(raw, 1.0 / self.temperature, bool(log), self._threads(raw))

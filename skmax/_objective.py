@@ -46,8 +46,6 @@ import numpy as np
 import scipy.sparse as sp
 from threadpoolctl import ThreadpoolController
 
-from . import _kernels
-
 # Target bytes of one block of X rows (plus its logits): about half of a
 # per-core L2 cache, so the second GEMM finds the block still cached.
 _BLOCK_BYTES = 1 << 19
@@ -214,14 +212,15 @@ class SoftmaxObjective:
         return grad
 
     # -- evaluations ------------------------------------------------------
-    def _sweep(self, W, b, X, row_args, sparse_row_op):
+    def _sweep(self, W, b, X, proba, hessian, sparse_row_op):
         """``(sum of row values, G.T @ X, G.sum(0))`` over all rows, ``G`` the
-        row kernel's output over the logits ``X @ W.T + b``.
+        row kernel's output over the logits ``X @ W.T + b``: the loss gradient,
+        or with ``hessian`` the Hessian product for the direction ``(W, b)``.
 
-        ``X`` is ``self.X`` or its float32 copy. Dense ``X`` runs in the
-        compiled sweep with ``row_args`` (the row kernel's arguments); sparse
-        ``X`` calls ``sparse_row_op(logits, start, stop)`` per chunk, which
-        works in place and returns the chunk's value.
+        ``X`` is ``self.X`` or its float32 copy, ``proba`` the probabilities
+        (loss: OUT or None; Hessian: IN). Dense ``X`` runs in one compiled call;
+        sparse ``X`` calls ``sparse_row_op(logits, start, stop)`` per chunk,
+        which works in place and returns the chunk's value.
         """
         K, d = self.n_classes, X.shape[1]
         zero_W = not W.any()    # W = 0 (the usual start): logits are the intercepts
@@ -229,10 +228,10 @@ class SoftmaxObjective:
             n_chunks = len(self._chunks)
             acc_W = np.zeros((n_chunks, K, d), dtype=np.float64)
             acc_b = np.zeros((n_chunks, K), dtype=np.float64) if self.fit_intercept else None
-            value = _kernels.dense_sweep(
-                X, None if zero_W else W, b, self.y, self.sample_weight,
-                acc_W=acc_W, acc_b=acc_b, bounds=self._bounds, block_rows=self.block_rows,
-                n_threads=n_chunks if self._executor is not None else 1, **row_args)
+            value = self.loss.dense_sweep(
+                X, None if zero_W else W, b, self.y, self.sample_weight, proba, acc_W, acc_b,
+                self._bounds, self.block_rows,
+                n_chunks if self._executor is not None else 1, hessian)
             return value, acc_W.sum(axis=0), None if acc_b is None else acc_b.sum(axis=0)
 
         def work(chunk):
@@ -270,9 +269,8 @@ class SoftmaxObjective:
                 G, y[start:stop], sw[start:stop], proba[start:stop] if keep_proba else None
             )
 
-        row_args = dict(proba=proba if keep_proba else None, inv_T=1.0 / loss.temperature,
-                        eps=loss.label_smoothing, gamma=loss.focal_gamma)
-        total, grad_W, grad_b = self._sweep(W, b, self.X, row_args, sparse_row_op)
+        total, grad_W, grad_b = self._sweep(
+            W, b, self.X, proba if keep_proba else None, False, sparse_row_op)
         self._proba_at = coef.copy() if keep_proba else None
         self._proba32 = None
         W64, _ = self.unpack(coef)
@@ -311,14 +309,11 @@ class SoftmaxObjective:
             X, proba = self._X32, self._proba32
         V, c = self._cast(vector, X.dtype)
         sw, loss = self.sample_weight, self.loss
-        if not loss.is_convex:
-            raise ValueError("Hessian products are only available for focal_gamma=0.")
 
         def sparse_row_op(D, start, stop):
             loss.hessp(D, proba[start:stop], sw[start:stop])
             return 0.0
 
-        row_args = dict(proba=proba, hessian=True, inv_T=1.0 / loss.temperature)
-        _, out_W, out_b = self._sweep(V, c, X, row_args, sparse_row_op)
+        _, out_W, out_b = self._sweep(V, c, X, proba, True, sparse_row_op)
         V64, _ = self.unpack(vector)
         return self._penalised(V64, out_W, out_b)

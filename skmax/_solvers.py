@@ -172,7 +172,8 @@ def minimize_newton_cg(objective, coef0, *, tol, max_iter, verbose=0):
     ``X`` the Hessian products run in float32 (``SoftmaxObjective.hessp``):
     1.2x-1.8x faster fits (50k x 784 synthetic, MNIST). CG solves for the
     direction only loosely, far above float32 rounding, and the gradient, the
-    line search and the stopping test stay float64, so the solution meets the same tolerance.
+    line search and the stopping test stay float64, so the solution meets
+    the same tolerance.
     Small problems, where a product costs about a millisecond, stay float64
     and so are reproducible to rounding (e.g. weighted rows give the same
     fit as repeated rows).
