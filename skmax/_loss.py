@@ -45,6 +45,10 @@ class SoftmaxLoss:
     def is_convex(self):
         return self.focal_gamma == 0.0
 
+    def _check_hessian(self):
+        if not self.is_convex:
+            raise ValueError("Hessian products are only available for focal_gamma=0.")
+
     def loss_gradient(self, raw, y, sample_weight, proba=None):
         """Return ``sum_i sw_i l_i``; ``raw`` (IN: logits) is overwritten by the
         weighted gradient ``sw_i dl_i/da_i``; ``proba`` (OUT) receives ``p``."""
@@ -61,8 +65,7 @@ class SoftmaxLoss:
 
     def hessp(self, direction, proba, sample_weight):
         """Overwrite ``direction`` (logit space) with ``sw_i H_i direction_i``."""
-        if not self.is_convex:
-            raise ValueError("Hessian products are only available for focal_gamma=0.")
+        self._check_hessian()
         _kernels.hessp(direction, proba, sample_weight, 1.0 / self.temperature,
                        self._threads(direction))
 
@@ -72,8 +75,8 @@ class SoftmaxLoss:
         (``proba`` OUT, may be None) or, with ``hessian``, the Hessian product for
         the direction ``(W, b)`` (``proba`` IN); ``G.T @ X`` and ``G.sum(0)`` of
         each row chunk accumulate into ``acc_W`` and ``acc_b``."""
-        if hessian and not self.is_convex:
-            raise ValueError("Hessian products are only available for focal_gamma=0.")
+        if hessian:
+            self._check_hessian()
         return _kernels.dense_sweep(
             X, W, b, y, sample_weight, proba, acc_W, acc_b, bounds, block_rows, hessian,
             1.0 / self.temperature, self.label_smoothing, self.focal_gamma, n_threads,

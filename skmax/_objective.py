@@ -129,9 +129,9 @@ class SoftmaxObjective:
         # each worker needs enough work per evaluation to pay for its hand-offs
         work_per_row = d + 8 * n_classes
         self.n_threads = max(1, min(int(n_threads), n * work_per_row // (1 << 20) + 1))
-        bounds = np.linspace(0, n, self.n_threads + 1).astype(int)
+        # chunk c is rows [bounds[c], bounds[c + 1]) (intp: the compiled sweep's type)
+        self._bounds = bounds = np.linspace(0, n, self.n_threads + 1).astype(np.intp)
         self._chunks = [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
-        self._bounds = bounds.astype(np.intp)
         if self.sparse:
             self.X = X = X.tocsr()
             self._X_chunks = [X[a:b] for a, b in self._chunks]
