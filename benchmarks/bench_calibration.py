@@ -23,9 +23,10 @@ from benchmarks._common import best_of, machine_line  # noqa: E402
 
 
 def _nll(L, y, beta):
-    from skmax import _kernels
+    from skmax import _temperature_kernels
 
-    f = _kernels.temperature_nll(np.ascontiguousarray(L), y.astype(np.int32), None, float(beta), 1)[0]
+    f = _temperature_kernels.temperature_nll(
+        np.ascontiguousarray(L), y.astype(np.int32), None, float(beta), 1)[0]
     return f / len(y)
 
 

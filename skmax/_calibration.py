@@ -4,7 +4,7 @@ The calibrator learns one temperature ``T > 0`` such that ``softmax(scores / T)`
 minimises the (weighted) negative log-likelihood of the labels. The NLL is convex
 in ``beta = 1 / T``; it is minimised by a safeguarded Newton iteration on beta
 whose value, first and second derivative come from one pass of the Cython
-kernel ``skmax._kernels.temperature_nll`` over the ``n x K`` scores.
+kernel ``temperature_nll`` (through ``SoftmaxLoss``) over the ``n x K`` scores.
 """
 
 import warnings
@@ -37,8 +37,8 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from . import _kernels
-from ._loss import n_threads_from_n_jobs
+from ._loss import SoftmaxLoss
+from ._threads import n_threads_from_n_jobs
 
 __all__ = ["TemperatureCalibrator", "TemperatureCalibratedClassifier"]
 
@@ -148,7 +148,7 @@ def _fit_beta(
     """
 
     def evaluate(b):
-        return _kernels.temperature_nll(logits, y_enc, sw, float(b), n_threads)
+        return SoftmaxLoss(n_threads=n_threads).temperature_nll(logits, y_enc, sw, float(b))
 
     lo, hi = beta_lo, beta_hi
     beta = min(max(beta0, lo), hi)
@@ -395,10 +395,9 @@ class TemperatureCalibrator(TransformerMixin, BaseEstimator):
             raise ValueError("The sample weights sum to zero; there is nothing to fit.")
 
         logits = _to_logits(S, kind, copy=False)  # read only below
-        # small inputs: one thread (an OpenMP team costs more than it saves there)
-        n_threads = n_threads_from_n_jobs(None) if n * logits.shape[1] >= 200_000 else 1
+        n_threads = n_threads_from_n_jobs(None)   # small inputs: fewer (SoftmaxLoss)
         spread = np.empty(n, dtype=np.float64)
-        _kernels.row_spread(logits, spread, n_threads)
+        SoftmaxLoss(n_threads=n_threads).row_spread(logits, spread)
         if sw is not None:
             spread = spread[sw > 0]
         scale = float(spread.max()) if spread.size else 0.0
@@ -407,7 +406,7 @@ class TemperatureCalibrator(TransformerMixin, BaseEstimator):
             # two, exact) so that the spread is finite; T is scaled back below.
             factor = 2.0**-8
             logits = logits * factor
-            _kernels.row_spread(logits, spread if sw is None else np.empty(n), n_threads)
+            SoftmaxLoss(n_threads=n_threads).row_spread(logits, spread if sw is None else np.empty(n))
             scale = float(np.max(spread)) if sw is None else scale * factor
         else:
             factor = 1.0
@@ -415,7 +414,7 @@ class TemperatureCalibrator(TransformerMixin, BaseEstimator):
         at_bound = None
         if scale == 0.0 or n == 1:
             beta = 1.0
-            f = _kernels.temperature_nll(logits, y_enc, sw, beta, n_threads)[0]
+            f = SoftmaxLoss(n_threads=n_threads).temperature_nll(logits, y_enc, sw, beta)[0]
             n_eval = 1
             warnings.warn(
                 "Temperature scaling: "
@@ -439,7 +438,7 @@ class TemperatureCalibrator(TransformerMixin, BaseEstimator):
             if separable:
                 # every label is a row maximum: the NLL decreases all the way to T -> 0
                 beta = beta_hi
-                f = _kernels.temperature_nll(logits, y_enc, sw, beta, n_threads)[0]
+                f = SoftmaxLoss(n_threads=n_threads).temperature_nll(logits, y_enc, sw, beta)[0]
                 n_eval, at_bound = 1, "upper"
             elif n >= 4 * _WARM_START_ROWS:
                 # warm start: the same Newton iteration on an evenly strided subset of
@@ -502,7 +501,7 @@ class TemperatureCalibrator(TransformerMixin, BaseEstimator):
         """
         logits = self._logits(scores)
         if logits.shape[0]:
-            _kernels.softmax(logits, self.beta_, False, n_threads_from_n_jobs(None))
+            SoftmaxLoss(1.0 / self.beta_, n_threads=n_threads_from_n_jobs(None)).predict_proba(logits)
         return logits
 
     def get_feature_names_out(self, input_features=None):

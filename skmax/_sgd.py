@@ -36,39 +36,10 @@ costs ``O(batch x touched classes x touched features)``, never ``O(K d)``.
 import numpy as np
 import scipy.sparse as sp
 
-from . import _kernels
-from ._objective import _blas_controller
+from ._minibatch_kernels import adam_block_t, axpy_block_t, gather_block_t
+from ._threads import limit_blas_threads
 
 _BETA1, _BETA2, _ADAM_EPS = 0.9, 0.999, 1e-8
-
-
-def _take(A, rows, cols):
-    if rows is None:
-        return A if cols is None else A[:, cols]
-    return A[rows] if cols is None else A[np.ix_(rows, cols)]
-
-
-def _sub(A, rows, cols, delta):
-    """``A[rows, cols] -= delta`` (indices are unique)."""
-    if rows is None and cols is None:
-        A -= delta
-    elif rows is None:
-        A[:, cols] -= delta
-    elif cols is None:
-        A[rows] -= delta
-    else:
-        A[np.ix_(rows, cols)] -= delta
-
-
-def _put(A, rows, cols, value):
-    if rows is None and cols is None:
-        A[...] = value
-    elif rows is None:
-        A[:, cols] = value
-    elif cols is None:
-        A[rows] = value
-    else:
-        A[np.ix_(rows, cols)] = value
 
 
 class StochasticSolver:
@@ -159,10 +130,12 @@ class StochasticSolver:
             rows = np.union1d(yb, cand)
             true_col = np.searchsorted(rows, yb).astype(np.int32)
             cand_col = np.searchsorted(rows, cand).astype(np.int32)
+        # the touched block: every class row and feature column unless sampled/sparse
+        rows_idx = np.arange(self.n_classes, dtype=np.intp) if rows is None else rows.astype(np.intp)
+        cols_idx = np.arange(Xc.shape[1], dtype=np.intp) if F is None else F.astype(np.intp)
         if F is not None:   # sparse batch: gather the touched block, transposed
-            rows_idx = np.arange(self.n_classes) if rows is None else rows.astype(np.intp)
             WT = np.empty((F.shape[0], rows_idx.shape[0]), dtype=self.dtype)
-            _kernels.gather_block_t(self.V, rows_idx, F.astype(np.intp), WT, nt)
+            gather_block_t(self.V, rows_idx, cols_idx, WT, nt)
             G = np.ascontiguousarray(Xc @ WT, dtype=self.dtype)
         elif rows is None:
             G = np.asarray(Xc @ self.V.T, dtype=self.dtype, order="C")
@@ -172,29 +145,16 @@ class StochasticSolver:
             G *= self.dtype.type(self.alpha)
         if self.fit_intercept:
             G += self.b if rows is None else self.b[rows]
-        # threads only pay off on large blocks (each parallel region has a cost)
-        nt = max(1, min(nt, G.size // (1 << 17)))
         if self.n_sampled is None:
-            value = _kernels.loss_gradient(
-                G, yb, sw_n, 1.0 / self.loss.temperature, self.loss.label_smoothing,
-                self.loss.focal_gamma, None, nt,
-            )
+            value = self.loss.loss_gradient(G, yb, sw_n)
         else:
-            value = _kernels.sampled_loss_gradient(
-                G, true_col, cand_col, log_q, sw_n, 1.0 / self.loss.temperature,
-                self.loss.label_smoothing, self.loss.focal_gamma,
-                self.remove_accidental_hits, nt,
-            )
-        gb = G.sum(axis=0) if self.fit_intercept else None
+            value = self.loss.sampled_loss_gradient(G, true_col, cand_col, log_q, sw_n,
+                                                    self.remove_accidental_hits)
         self.t += 1
-        if F is not None:
-            gT = np.ascontiguousarray(Xc.T @ G, dtype=self.dtype)     # (|F|, rows)
-            self._update_block(rows_idx, F.astype(np.intp), gT, lam)
-            gW = None
-        else:
-            gW = np.asarray(G.T @ Xc, dtype=self.dtype)
-            self._update_rows(rows, gW, lam)
-        self._update_intercept(rows, gb)
+        gT = np.ascontiguousarray(Xc.T @ G, dtype=self.dtype)     # (|cols|, |rows|)
+        self._update_weights(rows_idx, cols_idx, gT, lam)
+        if self.fit_intercept:
+            self._update_intercept(rows_idx, G.sum(axis=0))
         return value * S_B
 
     def _shrink(self, lam):
@@ -214,53 +174,25 @@ class StochasticSolver:
     def _adam_lr(self):
         return self.learning_rate * np.sqrt(1 - _BETA2 ** self.t) / (1 - _BETA1 ** self.t)
 
-    def _update_block(self, rows, cols, gT, lam):
+    def _update_weights(self, rows, cols, gT, lam):
+        """Step on the block ``W[rows][:, cols]`` from its loss gradient ``gT``
+        (transposed); the penalty ``lam`` as in the module note."""
         nt = self.loss.n_threads
         if self.solver == "sgd":
             self._shrink(lam)
-            _kernels.axpy_block_t(self.V, rows, cols, gT, -self.learning_rate / self.alpha, nt)
+            axpy_block_t(self.V, rows, cols, gT, -self.learning_rate / self.alpha, nt)
         else:
-            _kernels.adam_block_t(self.V, self.mW, self.vW, rows, cols, gT, lam,
-                                  self._adam_lr(), _BETA1, _BETA2, _ADAM_EPS, nt)
-
-    def _update_rows(self, rows, gW, lam):
-        """Update the rows ``rows`` (None: all) of ``W`` with their full gradient."""
-        if self.solver == "sgd":
-            self._shrink(lam)
-            _sub(self.V, rows, None, gW * self.dtype.type(self.learning_rate / self.alpha))
-            return
-        lr = self.dtype.type(self._adam_lr())
-        W = _take(self.V, rows, None)
-        if lam > 0:
-            gW = gW + self.dtype.type(lam) * W
-        dense = rows is None
-        m = self.mW if dense else self.mW[rows]
-        v = self.vW if dense else self.vW[rows]
-        m *= _BETA1
-        m += (1 - _BETA1) * gW
-        v *= _BETA2
-        v += (1 - _BETA2) * gW * gW
-        upd = lr * m / (np.sqrt(v) + _ADAM_EPS)
-        if dense:
-            self.V -= upd
-        else:
-            self.mW[rows] = m
-            self.vW[rows] = v
-            self.V[rows] -= upd
+            adam_block_t(self.V, self.mW, self.vW, rows, cols, gT, lam,
+                         self._adam_lr(), _BETA1, _BETA2, _ADAM_EPS, nt)
 
     def _update_intercept(self, rows, gb):
-        if gb is None:
-            return
-        idx = slice(None) if rows is None else rows
+        """Step on ``b[rows]`` (unpenalised): the block kernels on ``b`` as one column."""
+        col, gT = np.zeros(1, dtype=np.intp), gb.reshape(1, -1)
         if self.solver == "sgd":
-            self.b[idx] -= self.dtype.type(self.learning_rate) * gb
-            return
-        lr = self._adam_lr()
-        mb = _BETA1 * self.mb[idx] + (1 - _BETA1) * gb
-        vb = _BETA2 * self.vb[idx] + (1 - _BETA2) * gb * gb
-        self.mb[idx] = mb
-        self.vb[idx] = vb
-        self.b[idx] -= (lr * mb / (np.sqrt(vb) + _ADAM_EPS)).astype(self.dtype)
+            axpy_block_t(self.b.reshape(-1, 1), rows, col, gT, -self.learning_rate)
+        else:
+            adam_block_t(self.b.reshape(-1, 1), self.mb.reshape(-1, 1), self.vb.reshape(-1, 1),
+                         rows, col, gT, 0.0, self._adam_lr(), _BETA1, _BETA2, _ADAM_EPS)
 
     # -- epochs -----------------------------------------------------------
     def epoch(self, X, y, sw, batch_size, shuffle, lam):
@@ -270,7 +202,7 @@ class StochasticSolver:
         total = 0.0
         # small per-batch BLAS products: one BLAS thread, so BLAS and the
         # OpenMP kernels never compete for the cores (as in SoftmaxObjective)
-        with _blas_controller().limit(limits=1, user_api="blas"):
+        with limit_blas_threads():
             for start in range(0, n, batch_size):
                 stop = min(start + batch_size, n)
                 if order is None:

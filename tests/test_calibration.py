@@ -13,7 +13,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils._param_validation import InvalidParameterError
 
-from skmax import TemperatureCalibratedClassifier, TemperatureCalibrator, _kernels
+from skmax import TemperatureCalibratedClassifier, TemperatureCalibrator, _temperature_kernels
 from skmax._calibration import TemperatureScalingWarning
 
 
@@ -42,11 +42,11 @@ def test_kernel_derivatives_match_finite_differences():
     sw = np.random.RandomState(1).rand(300)
     y32 = y.astype(np.int32)
     for beta in (0.05, 0.4, 3.0):
-        f, g, h = _kernels.temperature_nll(L, y32, sw, beta, 2)
+        f, g, h = _temperature_kernels.temperature_nll(L, y32, sw, beta, 2)
         assert f == pytest.approx(nll_ref(L, y, beta, sw) * sw.sum(), rel=1e-12)
         eps = 1e-5 * beta
-        fp, gp, _ = _kernels.temperature_nll(L, y32, sw, beta + eps, 1)
-        fm, gm, _ = _kernels.temperature_nll(L, y32, sw, beta - eps, 1)
+        fp, gp, _ = _temperature_kernels.temperature_nll(L, y32, sw, beta + eps, 1)
+        fm, gm, _ = _temperature_kernels.temperature_nll(L, y32, sw, beta - eps, 1)
         assert g == pytest.approx((fp - fm) / (2 * eps), rel=1e-6)
         assert h == pytest.approx((gp - gm) / (2 * eps), rel=1e-6)
 
