@@ -56,8 +56,9 @@ Design
    ``X`` and shares their row functions and checks. ``sgemm``/``dgemm`` come
    from scipy's ``cython_blas`` capsules, read at import, so scipy is not
    needed to build. A Python loop over numpy calls lost a large share of each
-   sweep to GIL hand-offs (measured in ``docs/benchmarks.md``); in C, blocks
-   can be as short as the tall-skinny products run fastest on.
+   sweep to GIL hand-offs (measured once, in ``docs/benchmarks.md``, "The
+   compiled sweep"); in C, blocks can be as short as the tall-skinny products
+   run fastest on.
 """
 
 from cython.parallel cimport parallel, prange, threadid

@@ -21,7 +21,7 @@ How an evaluation runs:
    ``X`` carries the products (``d >= K``): OpenBLAS runs these tall-skinny
    products faster on short blocks. The loop is compiled rather than Python
    over numpy calls on worker threads because of the GIL hand-offs between its
-   many short calls (``docs/benchmarks.md``).
+   many short calls (measured in ``docs/benchmarks.md``, "The compiled sweep").
 3. BLAS is limited to one thread while the objective is open (``with``
    block; ``skmax/_threads.py``). The limiter and the worker pool are dropped
    when the objective is pickled, so it can be sent to another process (it
