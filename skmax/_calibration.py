@@ -406,7 +406,8 @@ class TemperatureCalibrator(TransformerMixin, BaseEstimator):
             # two, exact) so that the spread is finite; T is scaled back below.
             factor = 2.0**-8
             logits = logits * factor
-            SoftmaxLoss(n_threads=n_threads).row_spread(logits, spread if sw is None else np.empty(n))
+            SoftmaxLoss(n_threads=n_threads).row_spread(
+                logits, spread if sw is None else np.empty(n))
             scale = float(np.max(spread)) if sw is None else scale * factor
         else:
             factor = 1.0
@@ -501,7 +502,8 @@ class TemperatureCalibrator(TransformerMixin, BaseEstimator):
         """
         logits = self._logits(scores)
         if logits.shape[0]:
-            SoftmaxLoss(1.0 / self.beta_, n_threads=n_threads_from_n_jobs(None)).predict_proba(logits)
+            loss = SoftmaxLoss(1.0 / self.beta_, n_threads=n_threads_from_n_jobs(None))
+            loss.predict_proba(logits)
         return logits
 
     def get_feature_names_out(self, input_features=None):

@@ -37,7 +37,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._minibatch_kernels import adam_block_t, axpy_block_t, gather_block_t
-from ._threads import limit_blas_threads
+from ._threads import limit_blas_threads, threads_for
 
 _BETA1, _BETA2, _ADAM_EPS = 0.9, 0.999, 1e-8
 
@@ -119,7 +119,6 @@ class StochasticSolver:
             return 0.0
         F, Xc = self._touched_features(Xb)
         sw_n = swb / S_B
-        nt = self.loss.n_threads
         if self.n_sampled is None:
             rows = None
         else:
@@ -131,11 +130,13 @@ class StochasticSolver:
             true_col = np.searchsorted(rows, yb).astype(np.int32)
             cand_col = np.searchsorted(rows, cand).astype(np.int32)
         # the touched block: every class row and feature column unless sampled/sparse
-        rows_idx = np.arange(self.n_classes, dtype=np.intp) if rows is None else rows.astype(np.intp)
+        K = self.n_classes
+        rows_idx = np.arange(K, dtype=np.intp) if rows is None else rows.astype(np.intp)
         cols_idx = np.arange(Xc.shape[1], dtype=np.intp) if F is None else F.astype(np.intp)
         if F is not None:   # sparse batch: gather the touched block, transposed
             WT = np.empty((F.shape[0], rows_idx.shape[0]), dtype=self.dtype)
-            gather_block_t(self.V, rows_idx, cols_idx, WT, nt)
+            gather_block_t(self.V, rows_idx, cols_idx, WT,
+                           threads_for(self.loss.n_threads, WT.size))
             G = np.ascontiguousarray(Xc @ WT, dtype=self.dtype)
         elif rows is None:
             G = np.asarray(Xc @ self.V.T, dtype=self.dtype, order="C")
@@ -177,7 +178,7 @@ class StochasticSolver:
     def _update_weights(self, rows, cols, gT, lam):
         """Step on the block ``W[rows][:, cols]`` from its loss gradient ``gT``
         (transposed); the penalty ``lam`` as in the module note."""
-        nt = self.loss.n_threads
+        nt = threads_for(self.loss.n_threads, gT.size)
         if self.solver == "sgd":
             self._shrink(lam)
             axpy_block_t(self.V, rows, cols, gT, -self.learning_rate / self.alpha, nt)
