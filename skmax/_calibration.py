@@ -48,7 +48,11 @@ from sklearn.utils.validation import (
 from . import _kernels
 from ._loss import n_threads_from_n_jobs
 
-__all__ = ["TemperatureCalibrator", "TemperatureCalibratedClassifier"]
+__all__ = [
+    "TemperatureCalibrator",
+    "TemperatureCalibratedClassifier",
+    "TemperatureScalingWarning",
+]
 
 #: Probabilities are mapped to log-probabilities as ``log(max(p, PROBA_FLOOR))``.
 PROBA_FLOOR = 1e-12
@@ -63,7 +67,26 @@ _WARM_START_ROWS = 16384
 
 
 class TemperatureScalingWarning(UserWarning):
-    """The temperature fit hit a documented bound (separable, constant or tiny data)."""
+    """The temperature fit hit a documented bound (separable, constant or tiny data).
+
+    The fit still succeeds (the temperature is set to the bound, or to 1);
+    filter this category to silence it, e.g. in a cross-validation loop.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> import numpy as np
+    >>> from skmax import TemperatureCalibrator, TemperatureScalingWarning
+    >>> scores = np.array([[2.0, 0.0], [0.0, 2.0]])   # separates the classes
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     cal = TemperatureCalibrator().fit(scores, [0, 1])
+    >>> [w.category.__name__ for w in caught]
+    ['TemperatureScalingWarning']
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore", TemperatureScalingWarning)
+    ...     cal = TemperatureCalibrator().fit(scores, [0, 1])
+    """
 
 
 # ---------------------------------------------------------------------------
