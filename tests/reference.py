@@ -63,3 +63,17 @@ def objective(W, b, X, y, sw, C=1.0, temperature=1.0, eps=0.0, gamma=0.0):
     if np.isfinite(C):
         value += 0.5 / C * np.sum(W * W)
     return value / sw.sum()
+
+
+def softmax(z):
+    """Row-wise softmax of ``z``."""
+    return np.exp(log_softmax(np.asarray(z, dtype=np.float64)))
+
+
+def temperature_nll(L, y, beta, sw=None):
+    """Weighted mean NLL of the labels ``y`` under ``softmax(beta * L)``: the
+    temperature scaling objective (``beta = 1 / T``)."""
+    z = beta * np.asarray(L, dtype=np.float64)
+    z = z - z.max(axis=1, keepdims=True)
+    lse = np.log(np.exp(z).sum(axis=1))
+    return float(np.average(lse - z[np.arange(len(y)), y], weights=sw))
