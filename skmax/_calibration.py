@@ -16,7 +16,7 @@ kernel ``skmax._kernels.temperature_nll`` over the ``n x K`` scores.
 
 import warnings
 from numbers import Integral
-from typing import NamedTuple, Optional
+from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -259,7 +259,7 @@ class TemperatureFit(NamedTuple):
     beta: float
     nll: float
     n_evaluations: float
-    status: Optional[str]
+    status: str | None
 
 
 def _rescale_overflow(logits, sw, n_threads):
@@ -311,13 +311,15 @@ def fit_temperature(logits, y_enc, sw, scale, n_threads, beta0=1.0):
     """
     n = logits.shape[0]
     if scale == 0.0 or n == 1:
-        nll = _kernels.temperature_nll(logits, y_enc, sw, 1.0, n_threads)[0]
-        return TemperatureFit(1.0, nll, 1, "constant" if scale == 0.0 else "single")
+        beta = 1.0
+        f = _kernels.temperature_nll(logits, y_enc, sw, beta, n_threads)[0]
+        return TemperatureFit(beta, f, 1, "constant" if scale == 0.0 else "single")
     beta_lo = 1.0 / (scale * TEMPERATURE_RANGE)
     beta_hi = TEMPERATURE_RANGE / scale
     if _is_separable(logits, y_enc, sw):
-        nll = _kernels.temperature_nll(logits, y_enc, sw, beta_hi, n_threads)[0]
-        return TemperatureFit(beta_hi, nll, 1, "upper")
+        beta = beta_hi
+        f = _kernels.temperature_nll(logits, y_enc, sw, beta, n_threads)[0]
+        return TemperatureFit(beta, f, 1, "upper")
     n_eval0 = 0
     subset = _warm_start_subset(logits, y_enc, sw)
     if subset is not None:

@@ -1,5 +1,14 @@
 """SoftmaxClassifier: multinomial logistic regression with temperature, label
-smoothing, focal term and class/sample weights."""
+smoothing, focal term and class/sample weights.
+
+1. The estimator validates and dispatches, as ``LogisticRegression`` does: the
+   full-batch solvers live in ``_solvers``, the minibatch solvers with their
+   epoch loop, early stopping and set-up in ``_sgd``; prediction's chunked
+   logits in ``_prediction`` (shared with the minibatch early stopping).
+2. ``fit`` and ``partial_fit`` share one validation (``_validate_fit_data``),
+   so the sample and class weight checks are written once.
+3. A failed fit restores the previous ``__dict__``: bad input changes nothing.
+"""
 
 from numbers import Integral, Real
 
@@ -391,11 +400,15 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         if self.solver in STOCHASTIC_SOLVERS:
             return self._fit_stochastic(X, y_enc, sw, data_sw)
         self.__dict__.pop("_stochastic", None)
+        return self._fit_full_batch(X, y_enc, sw)
+
+    def _fit_full_batch(self, X, y, sw):
+        """Minimise the objective with ``FULL_BATCH_SOLVERS[self.solver]``."""
         n_threads = n_threads_from_n_jobs(self.n_jobs)
-        n_rows = len(classes)
+        n_rows = len(self.classes_)
         coef0 = self._initial_coef(n_rows, X.shape[1], X.dtype)
         objective = SoftmaxObjective(
-            X, y_enc, sw, n_rows, self._training_loss(1), C=self.C,
+            X, y, sw, n_rows, self._training_loss(1), C=self.C,
             fit_intercept=self.fit_intercept, n_threads=n_threads,
         )
         if self.max_iter == 0:
