@@ -1,5 +1,12 @@
 """Minibatch solvers ('sgd', 'adam') with optional sampled softmax.
 
+This module owns the whole minibatch fit: :class:`StochasticSolver` (one
+step, one epoch), its set-up (:func:`new_solver`, :func:`configure_solver`),
+the epoch loop with MLPClassifier's stopping rule and early stopping
+(:func:`run_epochs`, :func:`fit_minibatch`). ``SoftmaxClassifier`` only
+validates its input and dispatches here, as it dispatches the full-batch
+solvers to ``_solvers``.
+
 Objective and its minibatch estimate
 ------------------------------------
 The full objective is ``L = (sum_i s_i l_i + ||W||^2 / (2C)) / S`` with
@@ -33,10 +40,17 @@ costs ``O(batch x touched classes x touched features)``, never ``O(K d)``.
   approximation of the objective, documented in ``docs/sampled_softmax.md``.
 """
 
+import warnings
+
 import numpy as np
 import scipy.sparse as sp
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
 
 from ._minibatch_kernels import adam_block_t, axpy_block_t, gather_block_t
+from ._prediction import predict_index
+from ._sampling import CandidateSampler
 from ._threads import limit_blas_threads, threads_for
 
 _BETA1, _BETA2, _ADAM_EPS = 0.9, 0.999, 1e-8
@@ -217,11 +231,155 @@ class StochasticSolver:
         """``||W||^2 / 2``."""
         return 0.5 * self.alpha ** 2 * float(np.dot(self.V.ravel(), self.V.ravel()))
 
-    def predict_index(self, X, chunk=4096):
+    def predict_index(self, X):
         """Argmax of the logits over row chunks."""
-        W, b = self.V, self.b
-        out = np.empty(X.shape[0], dtype=np.intp)
-        for start in range(0, X.shape[0], chunk):
-            a = np.asarray(X[start:start + chunk] @ W.T) * self.alpha + b
-            out[start:start + chunk] = a.argmax(axis=1)
-        return out
+        return predict_index(X, self.V, self.b, scale=self.alpha)
+
+
+# ---------------------------------------------------------------------------
+# Set-up, epoch loop and early stopping (the estimator only validates and
+# dispatches here)
+# ---------------------------------------------------------------------------
+
+
+class EpochHistory:
+    """Per-epoch curves and MLPClassifier's stopping counter of one solver run
+    (published by the estimator as ``loss_curve_``, ``best_loss_``, ...)."""
+
+    def __init__(self, early_stopping):
+        self.loss_curve = []
+        self.best_loss = None if early_stopping else np.inf
+        self.validation_scores = [] if early_stopping else None
+        self.best_validation_score = -np.inf if early_stopping else None
+        self.no_improvement_count = 0
+        self.n_iter = 0
+        self.t = 0
+
+
+def batch_size_for(batch_size, n_samples):
+    """Minibatch size for ``batch_size`` ('auto': ``min(200, n_samples)``)."""
+    if batch_size == "auto":
+        return max(1, min(200, n_samples))
+    return max(1, min(int(batch_size), n_samples))
+
+
+def configure_solver(solver, *, loss, learning_rate, n_sampled, sampler, sampler_power,
+                     remove_accidental_hits):
+    """Copy the current hyper-parameters into ``solver`` (they may change between
+    ``partial_fit`` calls through ``set_params``); the sampler uses
+    ``solver.counts``."""
+    solver.loss = loss
+    solver.learning_rate = float(learning_rate)
+    solver.n_sampled = n_sampled
+    solver.sampler = (None if n_sampled is None
+                      else CandidateSampler(sampler, solver.counts, sampler_power))
+    solver.remove_accidental_hits = bool(remove_accidental_hits)
+
+
+def new_solver(solver_name, dtype, W0, b0, counts, seeds, *, fit_intercept,
+               early_stopping, config):
+    """A fresh :class:`StochasticSolver` with an empty :class:`EpochHistory`;
+    ``config``: the keyword arguments of :func:`configure_solver`."""
+    solver = StochasticSolver(
+        solver_name, W0, b0, dtype, config["loss"], config["learning_rate"],
+        fit_intercept, config["n_sampled"], None, config["remove_accidental_hits"], seeds,
+    )
+    solver.counts = np.array(counts, dtype=np.float64)
+    configure_solver(solver, **config)
+    solver.history = EpochHistory(early_stopping)
+    return solver
+
+
+def split_validation(X, y, sw, data_sw, validation_fraction, random_state):
+    """Hold out ``validation_fraction`` of the rows (stratified when every class
+    has two samples): ``(X, y, sw, data_sw)`` to train on and ``(X, y, sw)`` to
+    score."""
+    stratify = y if np.bincount(y).min() >= 2 else None
+    X, X_val, y, y_val, sw, sw_val, data_sw, _ = train_test_split(
+        X, y, sw, data_sw, test_size=validation_fraction, random_state=random_state,
+        stratify=stratify,
+    )
+    if X.shape[0] < 1 or X_val.shape[0] < 1 or not sw.sum() > 0 or not sw_val.sum() > 0:
+        raise ValueError(
+            f"validation_fraction={validation_fraction} leaves no training or "
+            "no validation samples with positive weight; use more data or "
+            "early_stopping=False."
+        )
+    return (X, y, sw, data_sw), (X_val, y_val, sw_val)
+
+
+def run_epochs(solver, X, y, sw, n_epochs, *, C, tol, batch_size, shuffle, n_iter_no_change,
+               max_iter, verbose, validation=None, incremental=False):
+    """Run up to ``n_epochs`` epochs with MLPClassifier's stopping rule, recording
+    them in ``solver.history``; with ``validation`` the best weights are kept."""
+    history = solver.history
+    S = float(sw.sum())
+    lam = 0.0 if np.isinf(C) else 1.0 / (C * S)
+    batch_size = batch_size_for(batch_size, X.shape[0])
+    best = None
+    for _ in range(n_epochs):
+        total = solver.epoch(X, y, sw, batch_size, shuffle, lam)
+        loss = total / S + lam * solver.penalty()
+        history.n_iter += 1
+        history.t += X.shape[0]
+        history.loss_curve.append(loss)
+        if verbose:
+            print(f"Iteration {history.n_iter}, loss = {loss:.8f}")
+        if validation is not None:
+            X_val, y_val, sw_val = validation
+            pred = solver.predict_index(X_val)
+            score = float(np.sum(sw_val * (pred == y_val)) / np.sum(sw_val))
+            history.validation_scores.append(score)
+            if score < history.best_validation_score + tol:
+                history.no_improvement_count += 1
+            else:
+                history.no_improvement_count = 0
+            if score > history.best_validation_score:
+                history.best_validation_score = score
+                best = solver.coef()
+        else:
+            if loss > history.best_loss - tol:
+                history.no_improvement_count += 1
+            else:
+                history.no_improvement_count = 0
+            history.best_loss = min(history.best_loss, loss)
+        if incremental:
+            break
+        if history.no_improvement_count > n_iter_no_change:
+            what = "Validation score" if validation is not None else "Training loss"
+            if verbose:
+                print(f"{what} did not improve more than tol={tol} for "
+                      f"{n_iter_no_change} consecutive epochs. Stopping.")
+            break
+    else:
+        if not incremental and n_epochs > 0:
+            warnings.warn(
+                f"Stochastic optimizer: maximum iterations ({max_iter}) reached "
+                "and the optimization hasn't converged yet.",
+                ConvergenceWarning,
+                stacklevel=4,
+            )
+    if best is not None:
+        solver.V, solver.b, solver.alpha = best[0].astype(solver.dtype), best[1], 1.0
+
+
+def fit_minibatch(solver_name, X, y, sw, data_sw, W0, b0, *, random_state, fit_intercept,
+                  early_stopping, validation_fraction, config, stopping):
+    """A full minibatch fit: seeds, optional validation split, a new solver and
+    ``stopping['max_iter']`` epochs at most. ``data_sw`` (the sample weights
+    without the class weights) gives the sampler's class frequencies, since class
+    weights reweight the loss, not the data. Returns the solver."""
+    if sp.issparse(X):
+        X = X.tocsr()
+    rs = check_random_state(random_state)
+    seeds = rs.randint(np.iinfo(np.int32).max, size=2)
+    validation = None
+    if early_stopping:
+        (X, y, sw, data_sw), validation = split_validation(
+            X, y, sw, data_sw, validation_fraction, rs)
+    counts = np.bincount(y, weights=data_sw, minlength=W0.shape[0])
+    solver = new_solver(solver_name, X.dtype, W0, b0, counts, seeds,
+                        fit_intercept=fit_intercept, early_stopping=early_stopping,
+                        config=config)
+    run_epochs(solver, X, y, sw, stopping["max_iter"], validation=validation, **stopping)
+    return solver

@@ -113,3 +113,15 @@ def adam_block_update(W, m, v, rows, cols, gT, lam, lr, beta1, beta2, eps):
     v[block] = beta2 * v[block] + (1 - beta2) * g * g
     W[block] -= lr * m[block] / (np.sqrt(v[block]) + eps)
     return W, m, v
+
+
+def softmax(z):
+    """Row-wise softmax of ``z``."""
+    return np.exp(log_softmax(np.asarray(z, dtype=np.float64)))
+
+
+def temperature_mean_nll(L, y, beta, sw=None):
+    """Weighted mean NLL of the labels ``y`` under ``softmax(beta * L)``: the
+    temperature scaling objective (``beta = 1 / T``) as the calibrator reports it."""
+    total = temperature_nll(L, y, sw, beta)[0]
+    return float(total / (len(y) if sw is None else np.sum(sw)))
