@@ -68,7 +68,7 @@ def ece_table(quick):
     from skmax import TemperatureCalibratedClassifier
     from skmax.metrics import expected_calibration_error
 
-    from skmax.datasets import load_dataset
+    from benchmarks.datasets import load_dataset
 
     data = []
     names = ["digits"] if quick else ["letter", "pendigits", "optdigits", "shuttle"]

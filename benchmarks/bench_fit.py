@@ -49,7 +49,7 @@ def synthetic(n, d, K, dtype, seed=0):
 
 
 def real(name, dtype):
-    from skmax import datasets
+    from benchmarks import datasets
 
     loader = getattr(datasets, f"load_{name}")
     kwargs = {"subset": "test"} if name == "mnist" else {}

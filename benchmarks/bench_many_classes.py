@@ -7,7 +7,7 @@ One run prints one table (markdown):
 (b) next-word prediction on Penn Treebank: the previous word (``--context 1``)
     or two words (``--context 2``) as sparse one-hot features, the 10,000-word
     vocabulary as classes; trained on ``ptb.valid.txt``, tested on
-    ``ptb.test.txt``, read with ``skmax.datasets.load_ptb`` (``../shared/data``,
+    ``ptb.test.txt``, read with ``benchmarks.datasets.load_ptb`` (``../shared/data``,
     ``SKMAX_DATA`` or ``--data-home``).
 
 For each data set: seconds per epoch of ``SoftmaxClassifier(solver='adam')``
@@ -34,6 +34,7 @@ Usage: python benchmarks/bench_many_classes.py [--quick] [--epochs N] [--ptb-epo
 import argparse
 import os
 import platform
+import sys
 import time
 import tracemalloc
 import warnings
@@ -41,7 +42,9 @@ import warnings
 import numpy as np
 import scipy.sparse as sp
 
-
+if __package__ in (None, ""):   # run as a script: make `benchmarks` importable, but
+    # append the repository root so an installed skmax wins over the source tree
+    sys.path.append(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from skmax import SoftmaxClassifier  # noqa: E402
 
 
@@ -57,9 +60,9 @@ def synthetic(n_classes, n_train, n_test, n_features, seed=0):
 
 
 def _load_ptb(data_home):
-    """Token lists of the PTB train / valid / test files, through skmax.datasets
+    """Token lists of the PTB train / valid / test files, through benchmarks.datasets
     (raises DatasetNotFoundError, a FileNotFoundError, when they are absent)."""
-    from skmax.datasets import load_ptb
+    from benchmarks.datasets import load_ptb
 
     return {s: [w for sentence in load_ptb(subset=s, data_home=data_home).data
                 for w in sentence]
@@ -165,7 +168,7 @@ def main(argv=None):
     parser.add_argument("--n-jobs", type=int, default=None)
     parser.add_argument("--context", type=int, default=1, choices=(1, 2))
     parser.add_argument("--data-home", default=None,
-                        help="folder holding ptb/ (default: skmax.datasets.get_data_home())")
+                        help="folder holding ptb/ (default: benchmarks.datasets.get_data_home())")
     parser.add_argument("--sgd-max-k", type=int, default=1000,
                         help="run SGDClassifier only up to this many classes")
     args = parser.parse_args(argv)

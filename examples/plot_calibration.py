@@ -20,7 +20,7 @@ diagrams with :class:`skmax.plotting.ReliabilityDisplay`. Dividing the scores
 by :math:`T` keeps every arg-max, so the accuracy does not change.
 
 Data: UCI *letter* (20,000 samples, 16 features, 26 classes) from the data
-folder (see :mod:`skmax.datasets`); without it the example falls back to
+folder (see ``benchmarks/datasets.py``); without it the example falls back to
 scikit-learn's digits and says so.
 """
 
@@ -41,7 +41,7 @@ from sklearn.preprocessing import PolynomialFeatures, StandardScaler
 from threadpoolctl import threadpool_limits
 
 from skmax import SoftmaxClassifier, TemperatureCalibrator
-from skmax.datasets import get_data_home, load_dataset
+from benchmarks.datasets import get_data_home, load_dataset
 from skmax.metrics import expected_calibration_error
 from skmax.plotting import ReliabilityDisplay
 

@@ -33,7 +33,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skmax import SoftmaxClassifier
-from skmax.datasets import load_train_test
+from benchmarks.datasets import load_train_test
 
 
 def imbalanced_digits():

@@ -33,7 +33,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skmax import SoftmaxClassifier, TemperatureCalibrator
-from skmax.datasets import load_train_test
+from benchmarks.datasets import load_train_test
 from skmax.metrics import expected_calibration_error
 
 X, X_test, y, y_test, used = load_train_test("optdigits", fallback="digits")

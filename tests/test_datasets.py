@@ -1,5 +1,6 @@
-"""Tests for skmax.datasets: tiny fake data folders, resolution, errors, real data."""
+"""Tests for benchmarks.datasets: tiny fake data folders, resolution, errors, real data."""
 
+import doctest
 import gzip
 import io
 import tarfile
@@ -8,8 +9,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from skmax import datasets
-from skmax.datasets import (
+from benchmarks import datasets
+from benchmarks.datasets import (
     DatasetNotFoundError,
     available_datasets,
     get_data_home,
@@ -528,3 +529,17 @@ def test_real_ptb():
         assert len(vocab) == 10000 and ids.data.shape == (n_tokens,)
         assert ids.data.max() < 10000
     assert len(set(vocab)) == 10000 and "<eos>" in vocab and "<unk>" in vocab
+
+
+def test_docstring_examples():
+    # The examples show the real data: they run only when all of it is present.
+    missing = sorted(set(datasets._LOADERS) - REAL)
+    if missing:
+        pytest.skip(f"the docstring examples need the data folder; missing {missing}")
+    finder = doctest.DocTestFinder(exclude_empty=True)
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    for test in finder.find(datasets, datasets.__name__, globs={"np": np}):
+        runner.run(test)
+    result = runner.summarize(verbose=False)
+    assert result.attempted > 0
+    assert result.failed == 0, f"{result.failed} docstring example(s) failed"

@@ -1,6 +1,9 @@
-"""Loaders for the benchmark and example datasets.
+"""Loaders for the datasets of the benchmarks and the gallery examples.
 
-The data files are *not* shipped with skmax and are never downloaded: they
+Not part of the installed skmax: only ``benchmarks/`` and ``examples/`` read
+these datasets, and they exist only beside a checkout of the repository.
+
+The data files are never shipped with skmax and never downloaded: they
 live in a data folder outside the repository (by default ``../shared/data``
 relative to the project root), one sub-folder per dataset, each with its own
 ``README.md`` describing format and provenance.  Nothing is cached on disk;
@@ -30,22 +33,6 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils import Bunch
 
-__all__ = [
-    "DatasetNotFoundError",
-    "get_data_home",
-    "available_datasets",
-    "load_letter",
-    "load_pendigits",
-    "load_optdigits",
-    "load_shuttle",
-    "load_mnist",
-    "load_aloi",
-    "load_20newsgroups",
-    "load_ptb",
-    "load_dataset",
-    "load_train_test",
-]
-
 ENV_VAR = "SKMAX_DATA"
 
 # name -> (folder, files that must all be present for the dataset to count as available)
@@ -65,11 +52,11 @@ class DatasetNotFoundError(FileNotFoundError):
     """A dataset file is missing from the data folder.
 
     Subclass of :class:`FileNotFoundError`; the message names the path that
-    was looked at and how to point skmax at the data.
+    was looked at and how to point the loaders at the data.
 
     Examples
     --------
-    >>> from skmax.datasets import DatasetNotFoundError, load_letter
+    >>> from benchmarks.datasets import DatasetNotFoundError, load_letter
     >>> try:
     ...     load_letter(data_home="/nonexistent")
     ... except FileNotFoundError as exc:
@@ -86,7 +73,7 @@ class DatasetNotFoundError(FileNotFoundError):
 def _search_roots():
     """Directories whose ``shared/data`` sub-folder is a candidate data home.
 
-    CWD and its parents first, then the package source folder and its parents.
+    CWD and its parents first, then this file's folder and its parents.
     Checking ``<d>/shared/data`` for ``d`` and all its ancestors covers both
     ``<dir>/shared/data`` and ``<dir>/../shared/data``.
     """
@@ -125,14 +112,14 @@ def get_data_home(data_home=None):
         3. the first existing ``shared/data`` folder found by walking up from
            the current working directory (i.e. ``<dir>/shared/data`` or
            ``<dir>/../shared/data`` for the CWD or any of its parents), then
-           the same walk from the location of the skmax package source;
+           the same walk from the folder of this file;
         4. if nothing exists, ``<cwd>/../shared/data`` (the documented layout
            when running from the project root), which may not exist; loaders
            then raise :class:`DatasetNotFoundError`.
 
     Examples
     --------
-    >>> from skmax.datasets import get_data_home
+    >>> from benchmarks.datasets import get_data_home
     >>> get_data_home("/data/skmax")
     '/data/skmax'
     >>> import os
@@ -152,7 +139,7 @@ def get_data_home(data_home=None):
 
 def _how_to_point():
     return (
-        f"Point skmax at the data folder with the `data_home=` argument or the "
+        f"Point the benchmarks at the data folder with the `data_home=` argument or the "
         f"{ENV_VAR} environment variable (default: a `shared/data` folder found "
         f"by walking up from the current directory, e.g. <project>/../shared/data)."
     )
@@ -191,7 +178,7 @@ def available_datasets(data_home=None):
 
     Examples
     --------
-    >>> from skmax.datasets import available_datasets
+    >>> from benchmarks.datasets import available_datasets
     >>> sorted(available_datasets())  # with the full data folder
     ['20newsgroups', 'aloi', 'letter', 'mnist', 'optdigits', 'pendigits', 'ptb', 'shuttle']
     """
@@ -273,7 +260,7 @@ def load_letter(*, data_home=None, subset="all", return_X_y=False, dtype=np.floa
 
     Examples
     --------
-    >>> from skmax.datasets import load_letter
+    >>> from benchmarks.datasets import load_letter
     >>> letter = load_letter()
     >>> letter.data.shape, letter.target_names[:3], letter.target[:3]
     ((20000, 16), array(['A', 'B', 'C'], dtype=...), array([19,  8,  3]))
@@ -330,7 +317,7 @@ def load_pendigits(*, data_home=None, subset="train", return_X_y=False, dtype=np
 
     Examples
     --------
-    >>> from skmax.datasets import load_pendigits
+    >>> from benchmarks.datasets import load_pendigits
     >>> X, y = load_pendigits(subset="test", return_X_y=True)
     >>> X.shape, sorted(set(y.tolist())) == list(range(10))
     ((3498, 16), True)
@@ -381,7 +368,7 @@ def load_optdigits(*, data_home=None, subset="train", return_X_y=False, dtype=np
     Examples
     --------
     >>> import numpy as np
-    >>> from skmax.datasets import load_optdigits
+    >>> from benchmarks.datasets import load_optdigits
     >>> X, y = load_optdigits(return_X_y=True, dtype=np.float32)
     >>> X.shape, X.dtype
     ((3823, 64), dtype('float32'))
@@ -436,7 +423,7 @@ def load_shuttle(*, data_home=None, subset="train", return_X_y=False, dtype=np.f
     Examples
     --------
     >>> import numpy as np
-    >>> from skmax.datasets import load_shuttle
+    >>> from benchmarks.datasets import load_shuttle
     >>> X, y = load_shuttle(return_X_y=True)
     >>> X.shape, np.bincount(y)[1:]  # labels 1-7, very imbalanced
     ((43500, 9), array([34108,    37,   132,  6748,  2458,     6,    11]))
@@ -510,7 +497,7 @@ def load_mnist(*, data_home=None, subset="test", return_X_y=False, dtype=np.floa
 
     Examples
     --------
-    >>> from skmax.datasets import load_mnist
+    >>> from benchmarks.datasets import load_mnist
     >>> mnist = load_mnist()
     >>> mnist.data.shape, mnist.images.shape
     ((10000, 784), (10000, 28, 28))
@@ -613,9 +600,9 @@ def load_aloi(*, data_home=None, subset="train", return_X_y=False, dtype=np.floa
 
     Examples
     --------
-    >>> from skmax.datasets import load_aloi
+    >>> from benchmarks.datasets import load_aloi
     >>> X, y = load_aloi(subset="test", return_X_y=True)
-    >>> X.shape, X.format, y.min(), y.max()
+    >>> X.shape, X.format, int(y.min()), int(y.max())
     ((10800, 128), 'csr', 1, 1000)
     """
     _check_subset(subset, ("train", "test", "all"))
@@ -685,7 +672,7 @@ def load_20newsgroups(*, data_home=None, subset="train", categories=None, return
 
     Examples
     --------
-    >>> from skmax.datasets import load_20newsgroups
+    >>> from benchmarks.datasets import load_20newsgroups
     >>> news = load_20newsgroups(subset="test", categories=["sci.space"])
     >>> len(news.data), news.target_names
     (394, ['sci.space'])
@@ -823,7 +810,7 @@ def load_ptb(
 
     Examples
     --------
-    >>> from skmax.datasets import load_ptb
+    >>> from benchmarks.datasets import load_ptb
     >>> ptb = load_ptb(subset="valid")
     >>> len(ptb.data), ptb.data[0][:3]
     (3370, ['consumers', 'may', 'want'])
@@ -935,7 +922,7 @@ def load_dataset(name, *, data_home=None, fallback=None, **kwargs):
     Examples
     --------
     >>> import warnings
-    >>> from skmax.datasets import load_dataset
+    >>> from benchmarks.datasets import load_dataset
     >>> X, y, used = load_dataset("pendigits", subset="test", fallback="digits")
     >>> used, X.shape
     ('pendigits', (3498, 16))
@@ -1021,7 +1008,7 @@ def load_train_test(name, *, data_home=None, fallback=None, test_size=0.3, rando
 
     Examples
     --------
-    >>> from skmax.datasets import load_train_test
+    >>> from benchmarks.datasets import load_train_test
     >>> X_train, X_test, y_train, y_test, used = load_train_test(
     ...     "pendigits", fallback="digits")
     >>> used, X_train.shape, X_test.shape
