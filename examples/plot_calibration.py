@@ -40,8 +40,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import PolynomialFeatures, StandardScaler
 from threadpoolctl import threadpool_limits
 
-from skmax import SoftmaxClassifier, TemperatureCalibrator
 from benchmarks.datasets import get_data_home, load_dataset
+from skmax import SoftmaxClassifier, TemperatureCalibrator
 from skmax.metrics import expected_calibration_error
 from skmax.plotting import ReliabilityDisplay
 
@@ -120,7 +120,7 @@ openmp_1.restore_original_limits()
 # is over-confident, above under-confident. The histogram shows where the
 # calibrated confidences fall.
 fig, axes = plt.subplots(1, 3, figsize=(15, 4.8))
-for ax, (name, (before, after)) in zip(axes, results.items()):
+for ax, (name, (before, after)) in zip(axes, results.items(), strict=True):
     ReliabilityDisplay.from_predictions(y_test, before, labels=labels, name="before",
                                         ax=ax, show_hist=False)
     ReliabilityDisplay.from_predictions(y_test, after, labels=labels, name="after",

@@ -28,8 +28,8 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from skmax import SoftmaxClassifier
 from benchmarks.datasets import load_train_test
+from skmax import SoftmaxClassifier
 
 X_train, X_test, y_train, y_test, used = load_train_test("pendigits", fallback="digits")
 print(f"dataset {used}: train {X_train.shape}, test {X_test.shape}, "

@@ -28,8 +28,8 @@ import time
 import matplotlib.pyplot as plt
 import numpy as np
 
-from skmax import SoftmaxClassifier
 from benchmarks.datasets import load_train_test
+from skmax import SoftmaxClassifier
 
 X, X_test, y, y_test, used = load_train_test("aloi", fallback="digits", dtype=np.float32)
 if used == "aloi":
@@ -59,7 +59,7 @@ for m in (64, 256):
 history = {}
 for name, clf in variants.items():
     times, accs = [], []
-    for epoch in range(n_epochs):
+    for _epoch in range(n_epochs):
         t0 = time.perf_counter()
         clf.partial_fit(X, y, classes=classes)
         times.append(time.perf_counter() - t0)
