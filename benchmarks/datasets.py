@@ -10,9 +10,11 @@ relative to the project root), one sub-folder per dataset, each with its own
 every call parses the files again.
 
 The folder is found by :func:`get_data_home`; :func:`available_datasets` lists
-what is present there.  Every loader raises :class:`DatasetNotFoundError` (a
+what is present there.  Every ``load_<name>`` loader takes ``data_home`` (the
+folder; None: :func:`get_data_home`) and ``return_X_y`` (``(data, target)``
+instead of a Bunch), and raises :class:`DatasetNotFoundError` (a
 :class:`FileNotFoundError`) naming the path it looked at when a file is
-missing, and :func:`load_dataset` can fall back to a dataset shipped with
+missing; :func:`load_dataset` can fall back to a dataset shipped with
 scikit-learn so that examples run anywhere.
 
 Target conventions: numeric labels found in the files are kept as they are
@@ -139,7 +141,7 @@ def get_data_home(data_home=None):
 
 def _how_to_point():
     return (
-        f"Point the benchmarks at the data folder with the `data_home=` argument or the "
+        f"Point the loaders at the data folder with the `data_home=` argument or the "
         f"{ENV_VAR} environment variable (default: a `shared/data` folder found "
         f"by walking up from the current directory, e.g. <project>/../shared/data)."
     )
@@ -237,12 +239,8 @@ def load_letter(*, data_home=None, subset="all", return_X_y=False, dtype=np.floa
 
     Parameters
     ----------
-    data_home : str or path-like, default=None
-        Data folder; see :func:`get_data_home`.
     subset : {'all', 'train', 'test'}, default='all'
         Rows to return.
-    return_X_y : bool, default=False
-        If True, return ``(data, target)`` instead of a Bunch.
     dtype : dtype, default=np.float64
         dtype of ``data`` (the features are integers 0-15).
 
@@ -293,13 +291,9 @@ def load_pendigits(*, data_home=None, subset="train", return_X_y=False, dtype=np
 
     Parameters
     ----------
-    data_home : str or path-like, default=None
-        Data folder; see :func:`get_data_home`.
     subset : {'train', 'test', 'all'}, default='train'
         ``'train'`` = ``pendigits.tra`` (7,494 rows), ``'test'`` =
         ``pendigits.tes`` (3,498 rows), ``'all'`` = both, train first.
-    return_X_y : bool, default=False
-        If True, return ``(data, target)`` instead of a Bunch.
     dtype : dtype, default=np.float64
         dtype of ``data`` (the features are integers 0-100).
 
@@ -309,11 +303,6 @@ def load_pendigits(*, data_home=None, subset="train", return_X_y=False, dtype=np
         Bunch with ``data`` (n_samples, 16), ``target`` (digits 0-9),
         ``target_names`` (``arange(10)``), ``filename`` (list) and ``DESCR``;
         or ``(data, target)``.
-
-    Raises
-    ------
-    DatasetNotFoundError
-        If a required file is missing.
 
     Examples
     --------
@@ -343,13 +332,9 @@ def load_optdigits(*, data_home=None, subset="train", return_X_y=False, dtype=np
 
     Parameters
     ----------
-    data_home : str or path-like, default=None
-        Data folder; see :func:`get_data_home`.
     subset : {'train', 'test', 'all'}, default='train'
         ``'train'`` = ``optdigits.tra`` (3,823 rows), ``'test'`` =
         ``optdigits.tes`` (1,797 rows), ``'all'`` = both, train first.
-    return_X_y : bool, default=False
-        If True, return ``(data, target)`` instead of a Bunch.
     dtype : dtype, default=np.float64
         dtype of ``data`` (the features are integers 0-16).
 
@@ -359,11 +344,6 @@ def load_optdigits(*, data_home=None, subset="train", return_X_y=False, dtype=np
         Bunch with ``data`` (n_samples, 64), ``target`` (digits 0-9),
         ``target_names`` (``arange(10)``), ``filename`` (list) and ``DESCR``;
         or ``(data, target)``.
-
-    Raises
-    ------
-    DatasetNotFoundError
-        If a required file is missing.
 
     Examples
     --------
@@ -397,13 +377,9 @@ def load_shuttle(*, data_home=None, subset="train", return_X_y=False, dtype=np.f
 
     Parameters
     ----------
-    data_home : str or path-like, default=None
-        Data folder; see :func:`get_data_home`.
     subset : {'train', 'test', 'all'}, default='train'
         ``'train'`` = ``shuttle.trn`` (43,500 rows), ``'test'`` =
         ``shuttle.tst`` (14,500 rows), ``'all'`` = both, train first.
-    return_X_y : bool, default=False
-        If True, return ``(data, target)`` instead of a Bunch.
     dtype : dtype, default=np.float64
         dtype of ``data`` (the features are integers).
 
@@ -414,11 +390,6 @@ def load_shuttle(*, data_home=None, subset="train", return_X_y=False, dtype=np.f
         kept as in the files), ``target_names`` (7 names; the name of label
         ``k`` is ``target_names[k - 1]``), ``filename`` (list) and ``DESCR``;
         or ``(data, target)``.
-
-    Raises
-    ------
-    DatasetNotFoundError
-        If a required file is missing.
 
     Examples
     --------
@@ -473,12 +444,8 @@ def load_mnist(*, data_home=None, subset="test", return_X_y=False, dtype=np.floa
 
     Parameters
     ----------
-    data_home : str or path-like, default=None
-        Data folder; see :func:`get_data_home`.
     subset : {'test'}, default='test'
         Only ``'test'`` is supported.
-    return_X_y : bool, default=False
-        If True, return ``(data, target)`` instead of a Bunch.
     dtype : dtype, default=np.float64
         dtype of ``data``.  Pixel values are kept on their 0-255 scale (no
         rescaling); pass ``np.uint8`` for the raw bytes.
@@ -576,13 +543,9 @@ def load_aloi(*, data_home=None, subset="train", return_X_y=False, dtype=np.floa
 
     Parameters
     ----------
-    data_home : str or path-like, default=None
-        Data folder; see :func:`get_data_home`.
     subset : {'train', 'test', 'all'}, default='train'
         ``'train'`` = ``aloi_train.vw.gz`` (97,200 rows), ``'test'`` =
         ``aloi_test.vw.gz`` (10,800 rows), ``'all'`` = both, train first.
-    return_X_y : bool, default=False
-        If True, return ``(data, target)`` instead of a Bunch.
     dtype : dtype, default=np.float64
         dtype of the sparse matrix values.
 
@@ -592,11 +555,6 @@ def load_aloi(*, data_home=None, subset="train", return_X_y=False, dtype=np.floa
         Bunch with ``data`` (scipy.sparse CSR matrix, n_samples x 128,
         absent features are 0), ``target`` (int64 labels 1-1000 as in the
         files), ``filename`` (list) and ``DESCR``; or ``(data, target)``.
-
-    Raises
-    ------
-    DatasetNotFoundError
-        If a required file is missing.
 
     Examples
     --------
@@ -647,15 +605,11 @@ def load_20newsgroups(*, data_home=None, subset="train", categories=None, return
 
     Parameters
     ----------
-    data_home : str or path-like, default=None
-        Data folder; see :func:`get_data_home`.
     subset : {'train', 'test', 'all'}, default='train'
         ``'train'`` = 11,314 documents, ``'test'`` = 7,532 documents.
     categories : list of str, default=None
         Keep only these newsgroups (all 20 when None).  ``target`` then
         indexes the sorted selected names.
-    return_X_y : bool, default=False
-        If True, return ``(data, target)`` instead of a Bunch.
 
     Returns
     -------
@@ -769,8 +723,6 @@ def load_ptb(
 
     Parameters
     ----------
-    data_home : str or path-like, default=None
-        Data folder; see :func:`get_data_home`.
     subset : {'train', 'valid', 'test'}, default='train'
         Which file to read (929,589 / 73,760 / 82,430 tokens with ``<eos>``).
     as_ids : bool, default=False
