@@ -2,6 +2,7 @@
 truncated Newton-CG (scipy's Wolfe line search)."""
 
 import warnings
+from functools import partial
 
 import numpy as np
 from scipy.optimize import line_search, minimize
@@ -193,7 +194,7 @@ def minimize_newton_cg(objective, coef0, *, tol, max_iter, verbose=0):
     message = "gradient above tol"
     while tracker.n_iter < max_iter and tracker.gradient_max() > tol:
         direction, _ = _truncated_cg(
-            lambda v: objective.hessp(coef, v, product_dtype), grad, max_steps)
+            partial(objective.hessp, coef, dtype=product_dtype), grad, max_steps)
         with warnings.catch_warnings():
             # scipy's LineSearchWarning (not public): failure is handled below
             warnings.filterwarnings("ignore", "The line search", RuntimeWarning)

@@ -13,7 +13,6 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils._param_validation import InvalidParameterError
 
-from reference import softmax, temperature_mean_nll
 from skmax import (
     TemperatureCalibratedClassifier,
     TemperatureCalibrator,
@@ -21,6 +20,8 @@ from skmax import (
     _temperature_kernels,
 )
 from skmax._calibration import TEMPERATURE_RANGE, fit_temperature
+
+from reference import softmax, temperature_mean_nll
 
 
 def make_scores(n=2000, K=5, scale=2.5, seed=0, dtype=np.float64):
@@ -86,7 +87,8 @@ def test_transform_is_softmax_over_T_and_keeps_dtype(dtype):
     assert P.dtype == dtype
     np.testing.assert_array_equal(L, L_orig)  # inputs not modified
     tol = 1e-12 if dtype == np.float64 else 1e-6
-    np.testing.assert_allclose(P, softmax(L.astype(np.float64) / cal.temperature_), rtol=tol, atol=tol)
+    expected = softmax(L.astype(np.float64) / cal.temperature_)
+    np.testing.assert_allclose(P, expected, rtol=tol, atol=tol)
     assert cal.get_feature_names_out().tolist() == [f"temperaturecalibrator_{k}" for k in range(6)]
 
 

@@ -17,9 +17,10 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
 
+from skmax import SoftmaxClassifier
+
 from reference import log_softmax
 from reference import objective as ref_objective
-from skmax import SoftmaxClassifier
 
 TIGHT = dict(tol=1e-10, max_iter=2000)
 

@@ -8,11 +8,12 @@ import warnings
 
 import numpy as np
 import pytest
+from cases import OPTIONS, RTOL, random_logits, random_options
+
+from skmax import _kernels, _minibatch_kernels, _temperature_kernels
 
 import reference as ref
-from cases import OPTIONS, RTOL, random_logits, random_options
 from reference import row_gradients, row_hessp, row_losses
-from skmax import _kernels, _minibatch_kernels, _temperature_kernels
 
 THREADS = [1, 2, 3]
 
@@ -51,7 +52,8 @@ def test_reference_gradient_matches_finite_differences(options):
     for j in range(a.shape[1]):
         e = np.zeros_like(a)
         e[:, j] = h
-        fd[:, j] = (row_losses(a + e, y, T, eps, gamma) - row_losses(a - e, y, T, eps, gamma)) / (2 * h)
+        diff = row_losses(a + e, y, T, eps, gamma) - row_losses(a - e, y, T, eps, gamma)
+        fd[:, j] = diff / (2 * h)
     np.testing.assert_allclose(row_gradients(a, y, T, eps, gamma), fd, rtol=1e-6, atol=1e-8)
 
 

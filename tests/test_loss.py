@@ -2,12 +2,13 @@
 
 import numpy as np
 import pytest
-
-import reference as ref
 from cases import OPTIONS, RTOL, random_logits
+
 from skmax import _kernels, _loss
 from skmax._loss import SoftmaxLoss
 from skmax._threads import MIN_WORK_PER_THREAD, n_threads_from_n_jobs, threads_for
+
+import reference as ref
 
 
 def test_hessp_rejects_focal():

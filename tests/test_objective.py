@@ -5,11 +5,12 @@ import pickle
 import numpy as np
 import pytest
 import scipy.sparse as sp
-
 from cases import OPTIONS, RTOL, random_options
-from reference import objective as ref_objective
+
 from skmax._loss import SoftmaxLoss
 from skmax._objective import SoftmaxObjective
+
+from reference import objective as ref_objective
 
 
 def _problem(n=120, d=7, K=4, dtype=np.float64, sparse=False, seed=0):
