@@ -71,13 +71,19 @@ class BuildExtWithOpenMP(build_ext):
         super().build_extensions()
 
 
+# one extension per kernel module; they share skmax/_row_kernels.pxd and
+# skmax/_fast_exp.h (shipped as package data, so an sdist builds)
+KERNEL_MODULES = ["_kernels", "_temperature_kernels", "_minibatch_kernels"]
+
 extensions = [
     Extension(
-        "skmax._kernels",
-        ["skmax/_kernels.pyx"],
-        include_dirs=[np.get_include()],
+        f"skmax.{name}",
+        [f"skmax/{name}.pyx"],
+        include_dirs=[np.get_include(), "skmax"],
+        depends=["skmax/_row_kernels.pxd", "skmax/_fast_exp.h"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     )
+    for name in KERNEL_MODULES
 ]
 
 setup(

@@ -1,9 +1,20 @@
-"""Helpers shared by the benchmark scripts: timing, machine description, tables."""
+"""Helpers shared by the benchmark scripts: timing, machine description, tables,
+and writing a script's tables into ``docs/benchmarks.md``.
+
+1. Every script reports through a :class:`Report`: it prints the Markdown as it
+   goes and keeps it, so that ``--write-docs`` puts exactly what was printed on
+   the page. Nothing is pasted by hand.
+2. A script owns one section of the page, between ``<!-- BEGIN name -->`` and
+   ``<!-- END name -->``; the prose around the markers is written by people and
+   never touched, so re-running a benchmark cannot erase its discussion.
+3. A Report starts with the machine line: timings without it mean nothing.
+"""
 
 import os
 import platform
 import time
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 
@@ -58,14 +69,67 @@ def machine_line():
             f"OpenMP threads {_kernels.openmp_max_threads()}")
 
 
-def print_table(header, rows, out=None):
-    """Print a Markdown table (and return it as a string)."""
+def markdown_table(header, rows):
+    """A Markdown table as one string."""
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    text = "\n".join(lines)
-    print(text, file=out, flush=True)
-    return text
+    return "\n".join(lines)
 
 
 def repo_root():
     return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+DOCS_PAGE = os.path.join(repo_root(), "docs", "benchmarks.md")
+
+
+def replace_section(text, name, body):
+    """``text`` with the lines between the markers of ``name`` replaced by ``body``."""
+    begin, end = f"<!-- BEGIN {name} -->", f"<!-- END {name} -->"
+    start, stop = text.find(begin), text.find(end)
+    if start < 0 or stop < start:
+        raise ValueError(f"{begin} ... {end} not found, in that order, in the page")
+    return f"{text[:start + len(begin)]}\n\n{body.strip()}\n\n{text[stop:]}"
+
+
+class Report:
+    """Markdown blocks of one benchmark script: printed as they come, kept for the docs.
+
+    Parameters
+    ----------
+    name : str
+        The script's section of the page, e.g. ``'bench_fit'``.
+    settings : str
+        One line saying how the script was run (sizes, repeats, ...), printed
+        after the machine line.
+    """
+
+    def __init__(self, name, settings):
+        self.name, self.blocks = name, []
+        self.add(f"Machine: {machine_line()}\n{settings}")
+
+    def add(self, text):
+        """Print a block of Markdown and keep it for the page."""
+        print(text + "\n", flush=True)
+        self.blocks.append(text)
+
+    def table(self, header, rows, plot=None):
+        """Add a table; ``plot`` names the columns docs/plot_benchmarks.py draws."""
+        comment = f"<!-- plot: {plot} -->\n" if plot else ""
+        self.add(comment + markdown_table(header, rows))
+
+    def write_docs(self, page=DOCS_PAGE):
+        """Replace this script's section of ``page`` by the blocks printed so far."""
+        page = Path(page)
+        text = page.read_text(encoding="utf-8")
+        page.write_text(replace_section(text, self.name, "\n\n".join(self.blocks)),
+                        encoding="utf-8")
+        print(f"wrote section {self.name} of {page}")
+
+
+def add_docs_option(parser):
+    """The ``--write-docs [PAGE]`` option every benchmark script takes."""
+    parser.add_argument("--write-docs", nargs="?", const=DOCS_PAGE, default=None,
+                        metavar="PAGE",
+                        help="also write the tables between this script's markers in "
+                             "PAGE (default: docs/benchmarks.md)")

@@ -8,7 +8,8 @@ time ratio. A second table gives, per shape, the time of one loss+gradient
 evaluation against the cost of the two BLAS products it needs and against one
 read of ``X``.
 
-Run ``python benchmarks/bench_fit.py`` (``--quick`` for a smoke run).
+Run ``python benchmarks/bench_fit.py`` (``--quick`` for a smoke run; the page's
+tables: ``--repeats 5 --write-docs``).
 """
 
 import argparse
@@ -24,7 +25,12 @@ from sklearn.preprocessing import StandardScaler
 if __package__ in (None, ""):   # run as a script: make `benchmarks` importable, but
     # append the repository root so an installed skmax wins over the source tree
     sys.path.append(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from benchmarks._common import best_of_interleaved, machine_line, median_of, print_table  # noqa: E402
+from benchmarks._common import (  # noqa: E402
+    Report,
+    add_docs_option,
+    best_of_interleaved,
+    median_of,
+)
 from skmax import SoftmaxClassifier  # noqa: E402
 from skmax._loss import SoftmaxLoss, n_threads_from_n_jobs  # noqa: E402
 from skmax._objective import SoftmaxObjective  # noqa: E402
@@ -49,7 +55,7 @@ def synthetic(n, d, K, dtype, seed=0):
 
 
 def real(name, dtype):
-    from skmax import datasets
+    from benchmarks import datasets
 
     loader = getattr(datasets, f"load_{name}")
     kwargs = {"subset": "test"} if name == "mnist" else {}
@@ -75,7 +81,7 @@ def fit_row(label, X, y, C, tol, max_iter, repeats):
     t_sk, *t_ours = best_of_interleaved(
         [lambda: sk.fit(X, y)] + [lambda m=m: m.fit(X, y) for m in ours], repeats)
     f_sk = objective(sk, X, y, C)
-    for solver, model, t in zip(solvers, ours, t_ours):
+    for solver, model, t in zip(solvers, ours, t_ours, strict=True):
         f = objective(model, X, y, C)
         rows.append([label, str(X.dtype), solver, f"{t:.3f}", f"{t_sk:.3f}", f"{t / t_sk:.2f}",
                      f"{f:.8g}", f"{f_sk:.8g}", f"{(f - f_sk) / abs(f_sk):+.1e}",
@@ -108,6 +114,7 @@ def main(argv=None):
     parser.add_argument("--tol", type=float, default=1e-4)
     parser.add_argument("--C", type=float, default=1.0)
     parser.add_argument("--no-real", action="store_true")
+    add_docs_option(parser)
     args = parser.parse_args(argv)
     shapes = QUICK if args.quick else SYNTHETIC
     repeats = 1 if args.quick else args.repeats
@@ -126,8 +133,8 @@ def main(argv=None):
                     break
                 problems.append((f"{name} {X.shape[0]}x{X.shape[1]} K={len(np.unique(y))}", X, y))
 
-    print(f"Machine: {machine_line()}")
-    print(f"C={args.C}, tol={args.tol}, max_iter={args.max_iter}, best of {repeats} (interleaved: one fit of each estimator per round)\n")
+    report = Report("bench_fit", f"C={args.C}, tol={args.tol}, max_iter={args.max_iter}, "
+                    f"best of {repeats} (interleaved: one fit of each estimator per round)")
     fit_rows, eval_rows = [], []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -138,12 +145,13 @@ def main(argv=None):
                 print(" ".join(row[:6]), flush=True)
             fit_rows += rows
     print()
-    print_table(["problem", "dtype", "solver", "skmax s", "sklearn s", "ratio",
-                 "objective skmax", "objective sklearn", "rel. diff", "iters skmax/sklearn"],
-                fit_rows)
-    print()
-    print_table(["problem", "dtype", "loss+grad ms", "2 GEMMs ms", "read X ms",
-                 "eval / GEMMs", "eval / read"], eval_rows)
+    report.table(["problem", "dtype", "solver", "skmax s", "sklearn s", "ratio",
+                  "objective skmax", "objective sklearn", "rel. diff", "iters skmax/sklearn"],
+                 fit_rows)
+    report.table(["problem", "dtype", "loss+grad ms", "2 GEMMs ms", "read X ms",
+                  "eval / GEMMs", "eval / read"], eval_rows, plot="eval / GEMMs, eval / read")
+    if args.write_docs:
+        report.write_docs(args.write_docs)
     return fit_rows, eval_rows
 
 

@@ -7,7 +7,7 @@ One run prints one table (markdown):
 (b) next-word prediction on Penn Treebank: the previous word (``--context 1``)
     or two words (``--context 2``) as sparse one-hot features, the 10,000-word
     vocabulary as classes; trained on ``ptb.valid.txt``, tested on
-    ``ptb.test.txt``, read with ``skmax.datasets.load_ptb`` (``../shared/data``,
+    ``ptb.test.txt``, read with ``benchmarks.datasets.load_ptb`` (``../shared/data``,
     ``SKMAX_DATA`` or ``--data-home``).
 
 For each data set: seconds per epoch of ``SoftmaxClassifier(solver='adam')``
@@ -23,17 +23,19 @@ moments and is the traced one.
 reasonable time (``--sgd-max-k``).
 
 Epochs: ``--epochs`` (default 10) on the synthetic data, ``--ptb-epochs``
-(default 2) on Penn Treebank, whose full-softmax epoch takes about a minute.
+(default 2) on Penn Treebank, whose full-softmax epochs are the slowest of the
+run (times in docs/benchmarks.md).
 A sampled model updates a class's weights only when that class is drawn, so
 after 2 epochs on synthetic K=10,000 it still trails the full softmax by 5-12
 points; by 10 epochs it has caught up.
 
 Usage: python benchmarks/bench_many_classes.py [--quick] [--epochs N] [--ptb-epochs N]
+[--write-docs [PAGE]] (the page's table: the defaults).
 """
 
 import argparse
 import os
-import platform
+import sys
 import time
 import tracemalloc
 import warnings
@@ -41,7 +43,10 @@ import warnings
 import numpy as np
 import scipy.sparse as sp
 
-
+if __package__ in (None, ""):   # run as a script: make `benchmarks` importable, but
+    # append the repository root so an installed skmax wins over the source tree
+    sys.path.append(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from benchmarks._common import Report, add_docs_option  # noqa: E402
 from skmax import SoftmaxClassifier  # noqa: E402
 
 
@@ -57,9 +62,9 @@ def synthetic(n_classes, n_train, n_test, n_features, seed=0):
 
 
 def _load_ptb(data_home):
-    """Token lists of the PTB train / valid / test files, through skmax.datasets
+    """Token lists of the PTB train / valid / test files, through benchmarks.datasets
     (raises DatasetNotFoundError, a FileNotFoundError, when they are absent)."""
-    from skmax.datasets import load_ptb
+    from benchmarks.datasets import load_ptb
 
     return {s: [w for sentence in load_ptb(subset=s, data_home=data_home).data
                 for w in sentence]
@@ -165,9 +170,10 @@ def main(argv=None):
     parser.add_argument("--n-jobs", type=int, default=None)
     parser.add_argument("--context", type=int, default=1, choices=(1, 2))
     parser.add_argument("--data-home", default=None,
-                        help="folder holding ptb/ (default: skmax.datasets.get_data_home())")
+                        help="folder holding ptb/ (default: benchmarks.datasets.get_data_home())")
     parser.add_argument("--sgd-max-k", type=int, default=1000,
                         help="run SGDClassifier only up to this many classes")
+    add_docs_option(parser)
     args = parser.parse_args(argv)
 
     if args.quick:
@@ -188,18 +194,21 @@ def main(argv=None):
     datasets.append((f"PTB next word (context {args.context})", ptb_epochs,
                      lambda: ptb_next_word(args.data_home, args.context, ptb_tokens, ptb_vocab)))
 
-    print(f"# bench_many_classes: {platform.node()} {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} CPUs, {time.strftime('%Y-%m-%d')}; solver='adam', "
-          f"lr={args.lr}, batch_size={args.batch_size}")
-    print()
-    print("| data | K | method | epochs | s/epoch | speed-up | test acc | test log-loss | peak MB |")
-    print("|---|---:|---|---:|---:|---:|---:|---:|---:|")
+    report = Report("bench_many_classes",
+                    f"solver='adam', lr={args.lr}, batch_size={args.batch_size}; {epochs} epochs "
+                    f"on synthetic data, {ptb_epochs} on PTB (`--epochs`, `--ptb-epochs`)")
+    rows = []
+
+    def add_row(*cells):   # progress, one line per row; the table follows
+        rows.append(cells)
+        print(" ".join(map(str, cells)), flush=True)
+
     warnings.simplefilter("ignore")
     for name, n_epochs, load in datasets:
         try:
             data = load()
         except FileNotFoundError as exc:
-            print(f"| {name} | | skipped: {exc} | | | | | | |")
+            add_row(name, "", f"skipped: {exc}", "", "", "", "", "", "")
             continue
         K = len(data[4])
         full_time = None
@@ -207,14 +216,17 @@ def main(argv=None):
             sec, acc, ll, peak = run_skmax(data, n_sampled, n_epochs, args)
             full_time = sec if n_sampled is None else full_time
             method = "full softmax" if n_sampled is None else f"sampled, n_sampled={n_sampled}"
-            print(f"| {name} | {K:,} | {method} | {n_epochs} | {sec:.3f} | {full_time / sec:.1f}x | "
-                  f"{acc:.4f} | {ll:.4f} | {peak / 2**20:.0f} |", flush=True)
+            add_row(name, f"{K:,}", method, n_epochs, f"{sec:.3f}", f"{full_time / sec:.1f}x",
+                    f"{acc:.4f}", f"{ll:.4f}", f"{peak / 2**20:.0f}")
         if K <= args.sgd_max_k:
             sec, acc, ll, peak = run_sgdclassifier(data, n_epochs, args)
-            print(f"| {name} | {K:,} | SGDClassifier(log_loss), OvR | {n_epochs} | {sec:.3f} | "
-                  f"{full_time / sec:.1f}x | {acc:.4f} | {ll:.4f} | {peak / 2**20:.0f} |",
-                  flush=True)
-
+            add_row(name, f"{K:,}", "SGDClassifier(log_loss), OvR", n_epochs, f"{sec:.3f}",
+                    f"{full_time / sec:.1f}x", f"{acc:.4f}", f"{ll:.4f}", f"{peak / 2**20:.0f}")
+    print()
+    report.table(["data", "K", "method", "epochs", "s/epoch", "speed-up", "test acc",
+                  "test log-loss", "peak MB"], rows, plot="speed-up")
+    if args.write_docs:
+        report.write_docs(args.write_docs)
 
 if __name__ == "__main__":
     main()

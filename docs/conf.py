@@ -5,8 +5,9 @@ Build with the ``docs`` extra installed (``pip install ".[docs]"``)::
     python -m sphinx -W -b html docs docs/_build/html
 
 The documentation is built against the *installed* ``skmax`` (the source
-tree has no compiled kernels): the repository root is never put on
-``sys.path`` here. To build from an in-place build instead, run with
+tree has no compiled kernels): the repository root goes at the *end* of
+``sys.path``, after site-packages, only so that the gallery examples can import
+``benchmarks.datasets``. To build from an in-place build instead, run with
 ``PYTHONPATH=.`` after ``python setup.py build_ext --inplace``.
 """
 
@@ -16,7 +17,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-# Only docs/ itself (for plot_benchmarks.py); NOT the repository root.
+# docs/ itself, for plot_benchmarks.py.
 sys.path.append(str(HERE))
 
 
@@ -31,8 +32,10 @@ def _resolve(entry):
 # sys.path, where ``skmax/`` (source, no compiled kernels in CI) would shadow
 # the installed package: move it to the end, unless PYTHONPATH names it
 # explicitly (``PYTHONPATH=.`` after ``setup.py build_ext --inplace``).
+# The root stays on the path, last, so that the gallery examples can import
+# the dataset loaders of ``benchmarks/datasets.py`` (not part of the package).
 if REPO not in {_resolve(p) for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p}:
-    _root_entries = [p for p in sys.path if _resolve(p) == REPO]
+    _root_entries = [p for p in sys.path if _resolve(p) == REPO] or [str(REPO)]
     sys.path[:] = [p for p in sys.path if p not in _root_entries] + _root_entries
 
 import skmax  # noqa: E402

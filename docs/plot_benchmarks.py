@@ -146,7 +146,7 @@ def add_benchmark_plots(app, docname, source):
 
 if __name__ == "__main__":
     md, out = sys.argv[1], sys.argv[2]
-    for number, (first, last, header, rows, spec) in enumerate(
+    for number, (_first, _last, header, rows, spec) in enumerate(
             find_tables(Path(md).read_text()), start=1):
         path = Path(out) / f"benchmark_table_{number}.png"
         print(path if plot_table(header, rows, spec, path) else f"table {number}: no plot")

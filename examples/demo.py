@@ -30,8 +30,8 @@ X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.3, stratif
 
 # %%
 # Fit: the same model as LogisticRegression at the same C (best of 3 fits; on
-# data this small both take milliseconds, docs/benchmarks.md compares them on
-# large data, where lbfgs fits are 2.3-14x faster).
+# data this small both are quick; docs/benchmarks.md compares them on large
+# data).
 for name, clf in [("LogisticRegression", LogisticRegression(C=0.1, max_iter=1000)),
                   ("SoftmaxClassifier", SoftmaxClassifier(C=0.1, max_iter=1000))]:
     model = make_pipeline(StandardScaler(), clf)

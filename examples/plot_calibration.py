@@ -20,7 +20,7 @@ diagrams with :class:`skmax.plotting.ReliabilityDisplay`. Dividing the scores
 by :math:`T` keeps every arg-max, so the accuracy does not change.
 
 Data: UCI *letter* (20,000 samples, 16 features, 26 classes) from the data
-folder (see :mod:`skmax.datasets`); without it the example falls back to
+folder (see ``benchmarks/datasets.py``); without it the example falls back to
 scikit-learn's digits and says so.
 """
 
@@ -40,8 +40,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import PolynomialFeatures, StandardScaler
 from threadpoolctl import threadpool_limits
 
+from benchmarks.datasets import get_data_home, load_dataset
 from skmax import SoftmaxClassifier, TemperatureCalibrator
-from skmax.datasets import get_data_home, load_dataset
 from skmax.metrics import expected_calibration_error
 from skmax.plotting import ReliabilityDisplay
 
@@ -120,7 +120,7 @@ openmp_1.restore_original_limits()
 # is over-confident, above under-confident. The histogram shows where the
 # calibrated confidences fall.
 fig, axes = plt.subplots(1, 3, figsize=(15, 4.8))
-for ax, (name, (before, after)) in zip(axes, results.items()):
+for ax, (name, (before, after)) in zip(axes, results.items(), strict=True):
     ReliabilityDisplay.from_predictions(y_test, before, labels=labels, name="before",
                                         ax=ax, show_hist=False)
     ReliabilityDisplay.from_predictions(y_test, after, labels=labels, name="after",

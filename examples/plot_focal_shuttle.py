@@ -32,8 +32,8 @@ from sklearn.metrics import f1_score, recall_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from benchmarks.datasets import load_train_test
 from skmax import SoftmaxClassifier
-from skmax.datasets import load_train_test
 
 
 def imbalanced_digits():
@@ -50,7 +50,7 @@ X_train, X_test, y_train, y_test, used = load_train_test(
 
 classes, counts = np.unique(y_train, return_counts=True)
 print(f"dataset {used}: train {X_train.shape}, test {X_test.shape}")
-print("training samples per class:", dict(zip(classes.tolist(), counts.tolist())))
+print("training samples per class:", dict(zip(classes.tolist(), counts.tolist(), strict=True)))
 
 # %%
 # Four models
@@ -97,7 +97,7 @@ width = 0.8 / len(recalls)
 x = np.arange(len(classes))
 for k, (name, r) in enumerate(recalls.items()):
     ax.bar(x + (k - (len(recalls) - 1) / 2) * width, r, width, label=name)
-ax.set_xticks(x, [f"{c}\n(n={n})" for c, n in zip(classes, counts)])
+ax.set_xticks(x, [f"{c}\n(n={n})" for c, n in zip(classes, counts, strict=True)])
 ax.set_xlabel("class (training samples)")
 ax.set_ylabel("test recall")
 ax.set_ylim(0, 1.05)

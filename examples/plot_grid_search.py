@@ -8,14 +8,14 @@ parameters are searched with :class:`~sklearn.model_selection.GridSearchCV`.
 Here we tune the inverse penalty ``C``, ``label_smoothing`` and
 ``focal_gamma`` on the UCI *pen-based handwritten digits* (7,494 training and
 3,498 test samples, 16 features, 10 classes), read from ``../shared/data``
-by :mod:`skmax.datasets`; without that folder the example falls back to the
+by ``benchmarks/datasets.py``; without that folder the example falls back to the
 digits shipped with scikit-learn.
 """
 
 # %%
 # Data
 # ----
-# :func:`skmax.datasets.load_train_test` returns pendigits' own train and
+# ``load_train_test`` (``benchmarks/datasets.py``) returns pendigits' own train and
 # test files and the name of the data used; with ``fallback="digits"`` it
 # loads scikit-learn's digits instead, with a warning, and splits them when
 # the pendigits files are missing.
@@ -28,8 +28,8 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
+from benchmarks.datasets import load_train_test
 from skmax import SoftmaxClassifier
-from skmax.datasets import load_train_test
 
 X_train, X_test, y_train, y_test, used = load_train_test("pendigits", fallback="digits")
 print(f"dataset {used}: train {X_train.shape}, test {X_test.shape}, "

@@ -15,7 +15,7 @@ seconds per epoch and test accuracy. To stay well under 30 seconds the
 example uses 30,000 of the 97,200 training samples and a few epochs; the
 speed-up grows with the number of classes.
 
-Data: ALOI from the data folder (see :mod:`skmax.datasets`); without it the
+Data: ALOI from the data folder (see ``benchmarks/datasets.py``); without it the
 example falls back to scikit-learn's digits (and says so), whose 10 classes
 are far too few for sampling to pay off: the example then only shows the API.
 """
@@ -28,8 +28,8 @@ import time
 import matplotlib.pyplot as plt
 import numpy as np
 
+from benchmarks.datasets import load_train_test
 from skmax import SoftmaxClassifier
-from skmax.datasets import load_train_test
 
 X, X_test, y, y_test, used = load_train_test("aloi", fallback="digits", dtype=np.float32)
 if used == "aloi":
@@ -59,7 +59,7 @@ for m in (64, 256):
 history = {}
 for name, clf in variants.items():
     times, accs = [], []
-    for epoch in range(n_epochs):
+    for _epoch in range(n_epochs):
         t0 = time.perf_counter()
         clf.partial_fit(X, y, classes=classes)
         times.append(time.perf_counter() - t0)

@@ -32,8 +32,8 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from benchmarks.datasets import load_train_test
 from skmax import SoftmaxClassifier, TemperatureCalibrator
-from skmax.datasets import load_train_test
 from skmax.metrics import expected_calibration_error
 
 X, X_test, y, y_test, used = load_train_test("optdigits", fallback="digits")

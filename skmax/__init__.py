@@ -1,7 +1,11 @@
 """skmax: scikit-learn compatible softmax classification and temperature calibration."""
 
 from . import metrics
-from ._calibration import TemperatureCalibratedClassifier, TemperatureCalibrator
+from ._calibration import (
+    TemperatureCalibratedClassifier,
+    TemperatureCalibrator,
+    TemperatureScalingWarning,
+)
 from ._softmax import SoftmaxClassifier
 from ._version import __version__
 
@@ -9,6 +13,7 @@ __all__ = [
     "SoftmaxClassifier",
     "TemperatureCalibrator",
     "TemperatureCalibratedClassifier",
+    "TemperatureScalingWarning",
     "metrics",
     "__version__",
 ]

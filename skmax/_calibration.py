@@ -4,11 +4,19 @@ The calibrator learns one temperature ``T > 0`` such that ``softmax(scores / T)`
 minimises the (weighted) negative log-likelihood of the labels. The NLL is convex
 in ``beta = 1 / T``; it is minimised by a safeguarded Newton iteration on beta
 whose value, first and second derivative come from one pass of the Cython
-kernel ``skmax._kernels.temperature_nll`` over the ``n x K`` scores.
+kernel ``temperature_nll`` (through ``SoftmaxLoss``) over the ``n x K`` scores.
+
+1. ``TemperatureCalibrator.fit`` only encodes the labels and prepares the
+   scores (logits, overflow rescaling); :func:`fit_temperature` is a pure
+   function (arrays in, a :class:`TemperatureFit` out) so that it is tested
+   directly, and its ``status`` flag tells the caller which warning to raise.
+2. Separable scores are detected before any Newton pass (the optimum is the
+   bound), and large inputs start from the optimum of a strided subset of rows.
 """
 
 import warnings
 from numbers import Integral
+from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -37,10 +45,14 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from . import _kernels
-from ._loss import n_threads_from_n_jobs
+from ._loss import SoftmaxLoss
+from ._threads import n_threads_from_n_jobs
 
-__all__ = ["TemperatureCalibrator", "TemperatureCalibratedClassifier"]
+__all__ = [
+    "TemperatureCalibrator",
+    "TemperatureCalibratedClassifier",
+    "TemperatureScalingWarning",
+]
 
 #: Probabilities are mapped to log-probabilities as ``log(max(p, PROBA_FLOOR))``.
 PROBA_FLOOR = 1e-12
@@ -55,7 +67,26 @@ _WARM_START_ROWS = 16384
 
 
 class TemperatureScalingWarning(UserWarning):
-    """The temperature fit hit a documented bound (separable, constant or tiny data)."""
+    """The temperature fit hit a documented bound (separable, constant or tiny data).
+
+    The fit still succeeds (the temperature is set to the bound, or to 1);
+    filter this category to silence it, e.g. in a cross-validation loop.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> import numpy as np
+    >>> from skmax import TemperatureCalibrator, TemperatureScalingWarning
+    >>> scores = np.array([[2.0, 0.0], [0.0, 2.0]])   # separates the classes
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     cal = TemperatureCalibrator().fit(scores, [0, 1])
+    >>> [w.category.__name__ for w in caught]
+    ['TemperatureScalingWarning']
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore", TemperatureScalingWarning)
+    ...     cal = TemperatureCalibrator().fit(scores, [0, 1])
+    """
 
 
 # ---------------------------------------------------------------------------
@@ -148,7 +179,7 @@ def _fit_beta(
     """
 
     def evaluate(b):
-        return _kernels.temperature_nll(logits, y_enc, sw, float(b), n_threads)
+        return SoftmaxLoss(n_threads=n_threads).temperature_nll(logits, y_enc, sw, float(b))
 
     lo, hi = beta_lo, beta_hi
     beta = min(max(beta0, lo), hi)
@@ -194,6 +225,112 @@ def _fit_beta(
     if best[0] < f:  # never return a worse point than one already seen
         f, beta = best
     return beta, f, n_eval, None
+
+
+# ---------------------------------------------------------------------------
+# Score preparation and the pure fit
+# ---------------------------------------------------------------------------
+
+_STATUS_MESSAGES = {
+    "constant": "Temperature scaling: the scores are constant within every row, so the "
+    "temperature has no effect; T = 1 is used.",
+    "single": "Temperature scaling: a single sample cannot determine a temperature; "
+    "T = 1 is used.",
+    "upper": "Temperature scaling: the scores separate the classes perfectly, the "
+    "likelihood keeps growing as T -> 0; T is set to its bound {T:.6g} (largest "
+    "within-row score spread times 1e-6).",
+    "lower": "Temperature scaling: the scores carry no usable ranking information (the "
+    "likelihood keeps growing as T -> inf); T is set to its bound {T:.6g} (largest "
+    "within-row score spread times 1e6).",
+}
+
+
+class TemperatureFit(NamedTuple):
+    """Result of :func:`fit_temperature`.
+
+    ``beta``: the inverse temperature; ``nll``: the weighted NLL sum at
+    ``beta``; ``n_evaluations``: kernel passes over the scores (subset passes in
+    full-pass units); ``status``: None, or why ``beta`` was not a free optimum:
+    ``'upper'``/``'lower'`` (on a bound of the search range), ``'constant'``
+    (every row constant) or ``'single'`` (one sample); each has a warning text
+    in ``_STATUS_MESSAGES``.
+    """
+
+    beta: float
+    nll: float
+    n_evaluations: float
+    status: str | None
+
+
+def _rescale_overflow(logits, sw, n_threads):
+    """``(logits, scale, factor)``: ``scale`` is the largest within-row spread of
+    the rows with positive weight. Float64 scores near +-DBL_MAX make the spread
+    overflow; they are then multiplied by ``factor`` (a power of two, exact) into
+    a new array, and the caller divides the fitted temperature by it."""
+    n = logits.shape[0]
+    spread = np.empty(n, dtype=np.float64)
+    SoftmaxLoss(n_threads=n_threads).row_spread(logits, spread)
+    if sw is not None:
+        spread = spread[sw > 0]
+    scale = float(spread.max()) if spread.size else 0.0
+    if np.isfinite(scale):
+        return logits, scale, 1.0
+    factor = 2.0**-8
+    logits = logits * factor
+    SoftmaxLoss(n_threads=n_threads).row_spread(logits, spread if sw is None else np.empty(n))
+    scale = float(np.max(spread)) if sw is None else scale * factor
+    return logits, scale, factor
+
+
+def _is_separable(logits, y_enc, sw):
+    """Every (positively weighted) label is a row maximum: the NLL then decreases
+    all the way to ``T -> 0``."""
+    rows = slice(None) if sw is None else sw > 0
+    n = logits.shape[0]
+    return bool(np.all(logits[np.arange(n), y_enc][rows] >= logits.max(axis=1)[rows]))
+
+
+def _warm_start_subset(logits, y_enc, sw):
+    """An evenly strided subset of rows (small copies) to warm-start the Newton
+    iteration on large inputs, or None below ``4 * _WARM_START_ROWS`` rows."""
+    n = logits.shape[0]
+    if n < 4 * _WARM_START_ROWS:
+        return None
+    rows = slice(None, None, n // _WARM_START_ROWS)
+    return (np.ascontiguousarray(logits[rows]), np.ascontiguousarray(y_enc[rows]),
+            None if sw is None else np.ascontiguousarray(sw[rows]))
+
+
+def fit_temperature(logits, y_enc, sw, scale, n_threads, beta0=1.0):
+    """Minimise the weighted NLL of ``softmax(beta * logits)`` over ``beta`` in
+    ``[1 / (scale * TEMPERATURE_RANGE), TEMPERATURE_RANGE / scale]``.
+
+    Pure: arrays in (C-contiguous 2-D ``logits`` of finite spread ``scale``,
+    int32 ``y_enc``, ``sw`` float64 or None), a :class:`TemperatureFit` out;
+    nothing is warned (its ``status`` says what to warn about).
+    """
+    n = logits.shape[0]
+    if scale == 0.0 or n == 1:
+        beta = 1.0
+        f = SoftmaxLoss(n_threads=n_threads).temperature_nll(logits, y_enc, sw, beta)[0]
+        return TemperatureFit(beta, f, 1, "constant" if scale == 0.0 else "single")
+    beta_lo = 1.0 / (scale * TEMPERATURE_RANGE)
+    beta_hi = TEMPERATURE_RANGE / scale
+    if _is_separable(logits, y_enc, sw):
+        beta = beta_hi
+        f = SoftmaxLoss(n_threads=n_threads).temperature_nll(logits, y_enc, sw, beta)[0]
+        return TemperatureFit(beta, f, 1, "upper")
+    n_eval0 = 0
+    subset = _warm_start_subset(logits, y_enc, sw)
+    if subset is not None:
+        beta0, _, n_eval0, _ = _fit_beta(
+            *subset, n_threads, beta_lo, beta_hi, beta0=beta0, step_tol=1e-3)
+    beta, nll, n_eval, at_bound = _fit_beta(
+        logits, y_enc, sw, n_threads, beta_lo, beta_hi, beta0=beta0)
+    if at_bound is None and nll == 0.0:
+        # perfectly separable and already saturated: every larger beta is as good
+        beta, at_bound = beta_hi, "upper"
+    return TemperatureFit(beta, nll, n_eval + n_eval0 / 4.0, at_bound)
 
 
 class TemperatureCalibrator(TransformerMixin, BaseEstimator):
@@ -346,6 +483,14 @@ class TemperatureCalibrator(TransformerMixin, BaseEstimator):
             "labels that index the columns."
         )
 
+    def _encode_labels(self, y, n_cols):
+        """``(classes, y_enc)``: the label of each score column, and the column
+        index (int32) of each label in ``y``."""
+        classes = self._resolve_classes(y, n_cols)
+        y_enc = np.searchsorted(np.sort(classes), y)
+        order = np.argsort(classes)  # position in sorted -> column index
+        return classes, order[y_enc].astype(np.int32)
+
     # -- API ----------------------------------------------------------------
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -380,12 +525,7 @@ class TemperatureCalibrator(TransformerMixin, BaseEstimator):
             kind = "probabilities" if _looks_like_probabilities(S) else "logits"
         elif kind == "probabilities":
             _check_probabilities(S)
-        self.input_kind_ = kind
-        classes = self._resolve_classes(y, n_cols)
-        self.classes_ = classes
-        y_enc = np.searchsorted(np.sort(classes), y)
-        order = np.argsort(classes)  # position in sorted -> column index
-        y_enc = order[y_enc].astype(np.int32)
+        classes, y_enc = self._encode_labels(y, n_cols)
 
         sw = None
         if sample_weight is not None:
@@ -395,88 +535,21 @@ class TemperatureCalibrator(TransformerMixin, BaseEstimator):
             raise ValueError("The sample weights sum to zero; there is nothing to fit.")
 
         logits = _to_logits(S, kind, copy=False)  # read only below
-        # small inputs: one thread (an OpenMP team costs more than it saves there)
-        n_threads = n_threads_from_n_jobs(None) if n * logits.shape[1] >= 200_000 else 1
-        spread = np.empty(n, dtype=np.float64)
-        _kernels.row_spread(logits, spread, n_threads)
-        if sw is not None:
-            spread = spread[sw > 0]
-        scale = float(spread.max()) if spread.size else 0.0
-        if not np.isfinite(scale):
-            # float64 scores near +-DBL_MAX: a_k - max overflows; scale them (a power of
-            # two, exact) so that the spread is finite; T is scaled back below.
-            factor = 2.0**-8
-            logits = logits * factor
-            _kernels.row_spread(logits, spread if sw is None else np.empty(n), n_threads)
-            scale = float(np.max(spread)) if sw is None else scale * factor
-        else:
-            factor = 1.0
-
-        at_bound = None
-        if scale == 0.0 or n == 1:
-            beta = 1.0
-            f = _kernels.temperature_nll(logits, y_enc, sw, beta, n_threads)[0]
-            n_eval = 1
+        n_threads = n_threads_from_n_jobs(None)   # small inputs: fewer (SoftmaxLoss)
+        logits, scale, factor = _rescale_overflow(logits, sw, n_threads)
+        fit = fit_temperature(logits, y_enc, sw, scale, n_threads, beta0=1.0 / factor)
+        if fit.status is not None:
             warnings.warn(
-                "Temperature scaling: "
-                + (
-                    "the scores are constant within every row, so the temperature "
-                    "has no effect; T = 1 is used."
-                    if scale == 0.0
-                    else "a single sample cannot determine a temperature; T = 1 is used."
-                ),
+                _STATUS_MESSAGES[fit.status].format(T=factor / fit.beta),
                 TemperatureScalingWarning,
                 stacklevel=2,
             )
-        else:
-            beta_lo = 1.0 / (scale * TEMPERATURE_RANGE)
-            beta_hi = TEMPERATURE_RANGE / scale
-            beta0, n_eval0 = 1.0 / factor, 0
-            rows_w = slice(None) if sw is None else sw > 0
-            separable = bool(
-                np.all(logits[np.arange(n), y_enc][rows_w] >= logits.max(axis=1)[rows_w])
-            )
-            if separable:
-                # every label is a row maximum: the NLL decreases all the way to T -> 0
-                beta = beta_hi
-                f = _kernels.temperature_nll(logits, y_enc, sw, beta, n_threads)[0]
-                n_eval, at_bound = 1, "upper"
-            elif n >= 4 * _WARM_START_ROWS:
-                # warm start: the same Newton iteration on an evenly strided subset of
-                # rows (a small copy), so the full passes start near the optimum
-                rows = slice(None, None, n // _WARM_START_ROWS)
-                beta0, _, n_eval0, sub_bound = _fit_beta(
-                    np.ascontiguousarray(logits[rows]), np.ascontiguousarray(y_enc[rows]),
-                    None if sw is None else np.ascontiguousarray(sw[rows]),
-                    n_threads, beta_lo, beta_hi, beta0=beta0, step_tol=1e-3,
-                )
-            if not separable:
-                beta, f, n_eval, at_bound = _fit_beta(
-                    logits, y_enc, sw, n_threads, beta_lo, beta_hi, beta0=beta0
-                )
-                n_eval += n_eval0 / 4.0
-            if at_bound is None and f == 0.0:
-                # perfectly separable and already saturated: every larger beta is as good
-                beta, at_bound = beta_hi, "upper"
-            if at_bound is not None:
-                what = (
-                    "the scores separate the classes perfectly, the likelihood keeps "
-                    "growing as T -> 0"
-                    if at_bound == "upper"
-                    else "the scores carry no usable ranking information (the "
-                    "likelihood keeps growing as T -> inf)"
-                )
-                warnings.warn(
-                    f"Temperature scaling: {what}; T is set to its bound "
-                    f"{1.0 / beta * factor:.6g} (largest within-row score spread times "
-                    f"{'1e-6' if at_bound == 'upper' else '1e6'}).",
-                    TemperatureScalingWarning,
-                    stacklevel=2,
-                )
-        self.beta_ = float(beta / factor)
-        self.temperature_ = float(factor / beta)
-        self.nll_ = float(f / total_w)
-        self.n_iter_ = int(np.ceil(n_eval))
+        self.input_kind_ = kind
+        self.classes_ = classes
+        self.beta_ = float(fit.beta / factor)
+        self.temperature_ = float(factor / fit.beta)
+        self.nll_ = float(fit.nll / total_w)
+        self.n_iter_ = int(np.ceil(fit.n_evaluations))
         return self
 
     def _logits(self, scores):
@@ -502,7 +575,8 @@ class TemperatureCalibrator(TransformerMixin, BaseEstimator):
         """
         logits = self._logits(scores)
         if logits.shape[0]:
-            _kernels.softmax(logits, self.beta_, False, n_threads_from_n_jobs(None))
+            loss = SoftmaxLoss(1.0 / self.beta_, n_threads=n_threads_from_n_jobs(None))
+            loss.predict_proba(logits)
         return logits
 
     def get_feature_names_out(self, input_features=None):

@@ -1,22 +1,22 @@
-"""Thin Python layer over the row kernels: one object per loss configuration."""
+"""The softmax loss: the one Python caller of the compiled row kernels.
 
-from . import _kernels
+1. ``SoftmaxLoss`` takes logits in and gives the loss, its gradient, Hessian
+   products and probabilities out, full or sampled, plus the temperature NLL
+   (value and derivatives in ``beta = 1 / T``) and the row spread used by
+   calibration. Estimators, solvers and the calibrator go through it, so the
+   loss configuration (``1 / T``, smoothing, focal exponent) is assembled in
+   one place: :meth:`SoftmaxLoss.kernel_params`.
+2. The methods work in place on C-contiguous logit blocks (float32 or
+   float64); the formulas are in the design notes of ``skmax/_kernels.pyx``,
+   ``_temperature_kernels.pyx`` and ``_minibatch_kernels.pyx``.
+3. Each call picks its threads with the one small-block rule of
+   ``skmax/_threads.py``.
+"""
 
+from . import _kernels, _minibatch_kernels, _temperature_kernels
+from ._threads import n_threads_from_n_jobs, threads_for
 
-def n_threads_from_n_jobs(n_jobs):
-    """OpenMP thread count for ``n_jobs``.
-
-    ``None`` uses OpenMP's default (all cores, or ``OMP_NUM_THREADS``, which
-    joblib sets inside its workers so nested parallelism does not oversubscribe);
-    negative values count back from the number of CPUs as in joblib.
-    """
-    if n_jobs is None:
-        return max(1, _kernels.openmp_max_threads())
-    if n_jobs < 0:
-        import joblib
-
-        return max(1, joblib.cpu_count() + 1 + n_jobs)
-    return max(1, int(n_jobs))
+__all__ = ["SoftmaxLoss", "n_threads_from_n_jobs"]   # n_threads_from_n_jobs: re-exported
 
 
 class SoftmaxLoss:
@@ -25,8 +25,12 @@ class SoftmaxLoss:
     ``l(a, y) = - sum_k (1 - p_k)^gamma q_k log p_k`` with ``p = softmax(a / T)``
     and ``q = (1 - label_smoothing) onehot(y) + label_smoothing / K``.
 
-    The methods work in place on C-contiguous logit blocks of dtype float32 or
-    float64; see ``skmax/_kernels.pyx`` for the row formulas.
+    Parameters
+    ----------
+    temperature, label_smoothing, focal_gamma : float
+        ``T``, ``eps`` and ``gamma`` above.
+    n_threads : int
+        Most OpenMP threads a call may use (small blocks use fewer).
     """
 
     def __init__(self, temperature=1.0, label_smoothing=0.0, focal_gamma=0.0, n_threads=1):
@@ -35,55 +39,55 @@ class SoftmaxLoss:
         self.focal_gamma = float(focal_gamma)
         self.n_threads = int(n_threads)
 
-    def _threads(self, raw):
-        """Threads for a block: one below ~64k entries, where waking OpenMP
-        workers (which spin, and fight any other process for the cores)
-        costs more than the rows."""
-        return self.n_threads if raw.size >= (1 << 16) else 1
+    def _threads(self, block):
+        return threads_for(self.n_threads, block.size)
 
     @property
     def is_convex(self):
         return self.focal_gamma == 0.0
 
-    def _check_hessian(self):
-        if not self.is_convex:
+    def kernel_params(self, hessian=False):
+        """Keyword arguments ``inv_T, eps, gamma`` of the compiled kernels; with
+        ``hessian``, raises unless the loss is convex (Hessian products exist
+        only for ``focal_gamma=0``)."""
+        if hessian and not self.is_convex:
             raise ValueError("Hessian products are only available for focal_gamma=0.")
+        return dict(inv_T=1.0 / self.temperature, eps=self.label_smoothing,
+                    gamma=self.focal_gamma)
 
     def loss_gradient(self, raw, y, sample_weight, proba=None):
         """Return ``sum_i sw_i l_i``; ``raw`` (IN: logits) is overwritten by the
         weighted gradient ``sw_i dl_i/da_i``; ``proba`` (OUT) receives ``p``."""
-        return _kernels.loss_gradient(
-            raw,
-            y,
-            sample_weight,
-            1.0 / self.temperature,
-            self.label_smoothing,
-            self.focal_gamma,
-            proba,
-            self._threads(raw),
-        )
+        return _kernels.loss_gradient(raw, y, sample_weight, proba,
+                                      n_threads=self._threads(raw), **self.kernel_params())
+
+    def sampled_loss_gradient(self, logits, true_col, cand_col, log_q, sample_weight,
+                              remove_accidental_hits=True):
+        """Sampled-softmax ``sum_i sw_i l_i`` over a block of reduced columns;
+        ``logits`` is overwritten by the weighted gradient (0 on unused columns).
+        See ``skmax/_minibatch_kernels.pyx`` for the column sets."""
+        return _minibatch_kernels.sampled_loss_gradient(
+            logits, true_col, cand_col, log_q, sample_weight,
+            remove_accidental_hits=remove_accidental_hits, n_threads=self._threads(logits),
+            **self.kernel_params())
 
     def hessp(self, direction, proba, sample_weight):
         """Overwrite ``direction`` (logit space) with ``sw_i H_i direction_i``."""
-        self._check_hessian()
-        _kernels.hessp(direction, proba, sample_weight, 1.0 / self.temperature,
-                       self._threads(direction))
-
-    def dense_sweep(self, X, W, b, y, sample_weight, proba, acc_W, acc_b, bounds,
-                    block_rows, n_threads, hessian=False):
-        """One compiled pass over dense ``X`` (``_kernels.dense_sweep``): the loss
-        (``proba`` OUT, may be None) or, with ``hessian``, the Hessian product for
-        the direction ``(W, b)`` (``proba`` IN); ``G.T @ X`` and ``G.sum(0)`` of
-        each row chunk accumulate into ``acc_W`` and ``acc_b``."""
-        if hessian:
-            self._check_hessian()
-        return _kernels.dense_sweep(
-            X, W, b, y, sample_weight, proba, acc_W, acc_b, bounds, block_rows, hessian,
-            1.0 / self.temperature, self.label_smoothing, self.focal_gamma, n_threads,
-        )
+        inv_T = self.kernel_params(hessian=True)["inv_T"]
+        _kernels.hessp(direction, proba, sample_weight, inv_T, self._threads(direction))
 
     def predict_proba(self, raw, log=False):
         """Overwrite logits ``raw`` with ``softmax(raw / T)`` (or its log)."""
         _kernels.softmax(raw, 1.0 / self.temperature, bool(log), self._threads(raw))
         return raw
 
+    def temperature_nll(self, scores, y, sample_weight, beta):
+        """``(F, F', F'')`` of ``F(beta) = sum_i sw_i NLL_i(softmax(beta scores_i))``,
+        derivatives in ``beta``; ``sample_weight`` may be None. The loss's own
+        temperature, smoothing and focal term do not apply."""
+        return _temperature_kernels.temperature_nll(scores, y, sample_weight, beta,
+                                                    self._threads(scores))
+
+    def row_spread(self, scores, out):
+        """Fill ``out`` with ``max_k - min_k`` of each row of ``scores``."""
+        _temperature_kernels.row_spread(scores, out, self._threads(scores))

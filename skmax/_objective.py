@@ -8,68 +8,60 @@ scikit-learn's ``LogisticRegression``, so ``tol`` means the same for both).
 
 How an evaluation runs:
 
-1. The rows are split into ``n_threads`` contiguous chunks, one per thread;
-   each chunk has its own float64 gradient accumulators, which are summed at
-   the end (no locks, deterministic for a fixed thread count).
+1. The rows are split into contiguous chunks, one per thread; each chunk has
+   its own float64 gradient accumulators, which are summed at the end (no
+   locks, deterministic for a fixed thread count). The thread count follows
+   the small-block rule of ``skmax/_threads.py``.
 2. Dense ``X``: one compiled call (``_kernels.dense_sweep``, OpenMP over the
-   chunks, no GIL) walks each chunk in blocks of rows: logits
+   chunks, no GIL; the loss supplies its parameters through
+   ``SoftmaxLoss.kernel_params``) walks each chunk in blocks of rows: logits
    ``Xb @ W.T + b`` (BLAS ``gemm``), the row kernel in place, then
    ``Gb.T @ Xb`` (BLAS) while ``Xb`` is still cached; so one evaluation reads
-   ``X`` from memory about once. Blocks are 64 rows where ``X`` carries the
-   products (``d >= K``): OpenBLAS runs these tall-skinny products 1.5-1.9x
-   faster on 64-row blocks than on 128 or more. The loop used to be Python
-   over numpy calls on worker threads: the GIL hand-offs between its many short
-   calls cost 25-45% of a sweep on two cores.
+   ``X`` from memory about once. Blocks are short (``_SMALL_BLOCK_ROWS``) where
+   ``X`` carries the products (``d >= K``): OpenBLAS runs these tall-skinny
+   products faster on short blocks. The loop is compiled rather than Python
+   over numpy calls on worker threads because of the GIL hand-offs between its
+   many short calls (measured in ``docs/benchmarks.md``, "The compiled sweep").
 3. BLAS is limited to one thread while the objective is open (``with``
-   block): tall-skinny products scale better over row chunks than inside
-   BLAS, and OpenMP and BLAS thread pools never compete for the cores.
+   block; ``skmax/_threads.py``). The limiter and the worker pool are dropped
+   when the objective is pickled, so it can be sent to another process (it
+   runs serially there until reopened).
 4. Sparse ``X`` (CSR) is chunked the same way but not blocked further:
    scipy.sparse products on worker threads (numpy and scipy.sparse release the
    GIL), never densified.
 5. Hessian products can run in float32 on dense float64 ``X``
    (``hessp(..., dtype=np.float32)``: a float32 copy of ``X`` made by the
-   workers on the first such product; 1.8x faster products on 50k x 784 and
-   MNIST), for Newton-CG, which solves for its directions far more loosely
-   than float32 rounding.
+   workers on the first such product), for Newton-CG, which solves for its
+   directions far more loosely than float32 rounding.
 6. Dense ``X`` whose columns are all zero in at least a tenth of the columns
    (constant pixels of images, constant features after ``StandardScaler``) is
    compacted to its other columns once, and every product runs on the compact
    copy: a zero column adds nothing to the logits, and its gradient and
    Hessian are the penalty's alone, which :meth:`SoftmaxObjective._penalised`
-   adds for all of ``W``. Standardised MNIST: 116 of 784 columns dropped,
-   10-13% faster sweeps for a 5-30 ms copy.
+   adds for all of ``W``.
+
+Measured speeds live in ``docs/benchmarks.md``.
 """
 
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import scipy.sparse as sp
-from threadpoolctl import ThreadpoolController
+
+from . import _kernels
+from ._threads import limit_blas_threads, threads_for
 
 # Target bytes of one block of X rows (plus its logits): about half of a
 # per-core L2 cache, so the second GEMM finds the block still cached.
 _BLOCK_BYTES = 1 << 19
 
-# Rows per block where d >= K (note 2): OpenBLAS's sgemm and dgemm on these
-# tall-skinny blocks (K = 10, d = 100-784) ran 1.5-1.9x faster at 32-96 rows
-# than at 128 or more.
+# Rows per block where d >= K (note 2): OpenBLAS's sgemm and dgemm run these
+# tall-skinny blocks fastest at a few dozen rows.
 _SMALL_BLOCK_ROWS = 64
 
 # Share of all-zero columns from which dense X is compacted (note 6): below it
 # the copy would cost more than the products it saves.
 _MIN_ZERO_COLUMNS = 0.1
-
-
-_CONTROLLER = None
-
-
-def _blas_controller():
-    """One ThreadpoolController per process: scanning the loaded libraries costs
-    milliseconds, limiting an already known one does not."""
-    global _CONTROLLER
-    if _CONTROLLER is None:
-        _CONTROLLER = ThreadpoolController()
-    return _CONTROLLER
 
 
 def _block_rows(n_samples, n_features, n_classes, itemsize, block_bytes=_BLOCK_BYTES):
@@ -126,9 +118,8 @@ class SoftmaxObjective:
         n, d = X.shape
         self.n_samples, self.n_features = n, d
         self.scale = 1.0 / self.sample_weight.sum()
-        # each worker needs enough work per evaluation to pay for its hand-offs
-        work_per_row = d + 8 * n_classes
-        self.n_threads = max(1, min(int(n_threads), n * work_per_row // (1 << 20) + 1))
+        # a row costs about (d + 8 K) / 16 logit entries' worth of kernel work
+        self.n_threads = threads_for(n_threads, n * (d + 8 * n_classes) // 16)
         # chunk c is rows [bounds[c], bounds[c + 1]) (intp: the compiled sweep's type)
         self._bounds = bounds = np.linspace(0, n, self.n_threads + 1).astype(np.intp)
         self._chunks = [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
@@ -153,9 +144,8 @@ class SoftmaxObjective:
         self._limits = None
 
     def __enter__(self):
-        # BLAS on one thread even with a single worker: multi-threaded OpenBLAS
-        # on these small, tall-skinny products is slower (up to 8x in float32)
-        self._limits = _blas_controller().limit(limits=1, user_api="blas")
+        # BLAS on one thread even with a single worker (note 3)
+        self._limits = limit_blas_threads()
         if self.n_threads > 1:
             self._executor = ThreadPoolExecutor(self.n_threads)
         return self
@@ -167,6 +157,13 @@ class SoftmaxObjective:
         if self._limits is not None:
             self._limits.restore_original_limits()
             self._limits = None
+
+    def __getstate__(self):
+        # a live BLAS limiter and a thread pool cannot be pickled (note 3)
+        state = self.__dict__.copy()
+        state["_executor"] = None
+        state["_limits"] = None
+        return state
 
     # -- parameters -------------------------------------------------------
     @property
@@ -228,10 +225,11 @@ class SoftmaxObjective:
             n_chunks = len(self._chunks)
             acc_W = np.zeros((n_chunks, K, d), dtype=np.float64)
             acc_b = np.zeros((n_chunks, K), dtype=np.float64) if self.fit_intercept else None
-            value = self.loss.dense_sweep(
+            value = _kernels.dense_sweep(
                 X, None if zero_W else W, b, self.y, self.sample_weight, proba, acc_W, acc_b,
-                self._bounds, self.block_rows,
-                n_chunks if self._executor is not None else 1, hessian)
+                self._bounds, block_rows=self.block_rows, hessian=hessian,
+                n_threads=n_chunks if self._executor is not None else 1,
+                **self.loss.kernel_params(hessian))
             return value, acc_W.sum(axis=0), None if acc_b is None else acc_b.sum(axis=0)
 
         def work(chunk):
@@ -278,9 +276,8 @@ class SoftmaxObjective:
         return value, self._penalised(W64, grad_W, grad_b)
 
     def _float32_copy(self):
-        """Dense float32 copy of ``X``, each worker converting its own chunk:
-        2 threads halve the conversion and the page faults of the new array
-        (50k x 784: 23-35 ms instead of 40-90 ms once memory is warm)."""
+        """Dense float32 copy of ``X``, each worker converting its own chunk (the
+        workers share the conversion and the page faults of the new array)."""
         X32 = np.empty(self.X.shape, dtype=np.float32)
 
         def convert(chunk):

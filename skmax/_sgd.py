@@ -1,5 +1,12 @@
 """Minibatch solvers ('sgd', 'adam') with optional sampled softmax.
 
+This module owns the whole minibatch fit: :class:`StochasticSolver` (one
+step, one epoch), its set-up (:func:`new_solver`, :func:`configure_solver`),
+the epoch loop with MLPClassifier's stopping rule and early stopping
+(:func:`run_epochs`, :func:`fit_minibatch`). ``SoftmaxClassifier`` only
+validates its input and dispatches here, as it dispatches the full-batch
+solvers to ``_solvers``.
+
 Objective and its minibatch estimate
 ------------------------------------
 The full objective is ``L = (sum_i s_i l_i + ||W||^2 / (2C)) / S`` with
@@ -33,42 +40,20 @@ costs ``O(batch x touched classes x touched features)``, never ``O(K d)``.
   approximation of the objective, documented in ``docs/sampled_softmax.md``.
 """
 
+import warnings
+
 import numpy as np
 import scipy.sparse as sp
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
 
-from . import _kernels
-from ._objective import _blas_controller
+from ._minibatch_kernels import adam_block_t, axpy_block_t, gather_block_t
+from ._prediction import predict_index
+from ._sampling import CandidateSampler
+from ._threads import limit_blas_threads, threads_for
 
 _BETA1, _BETA2, _ADAM_EPS = 0.9, 0.999, 1e-8
-
-
-def _take(A, rows, cols):
-    if rows is None:
-        return A if cols is None else A[:, cols]
-    return A[rows] if cols is None else A[np.ix_(rows, cols)]
-
-
-def _sub(A, rows, cols, delta):
-    """``A[rows, cols] -= delta`` (indices are unique)."""
-    if rows is None and cols is None:
-        A -= delta
-    elif rows is None:
-        A[:, cols] -= delta
-    elif cols is None:
-        A[rows] -= delta
-    else:
-        A[np.ix_(rows, cols)] -= delta
-
-
-def _put(A, rows, cols, value):
-    if rows is None and cols is None:
-        A[...] = value
-    elif rows is None:
-        A[:, cols] = value
-    elif cols is None:
-        A[rows] = value
-    else:
-        A[np.ix_(rows, cols)] = value
 
 
 class StochasticSolver:
@@ -148,7 +133,6 @@ class StochasticSolver:
             return 0.0
         F, Xc = self._touched_features(Xb)
         sw_n = swb / S_B
-        nt = self.loss.n_threads
         if self.n_sampled is None:
             rows = None
         else:
@@ -159,10 +143,14 @@ class StochasticSolver:
             rows = np.union1d(yb, cand)
             true_col = np.searchsorted(rows, yb).astype(np.int32)
             cand_col = np.searchsorted(rows, cand).astype(np.int32)
+        # the touched block: every class row and feature column unless sampled/sparse
+        K = self.n_classes
+        rows_idx = np.arange(K, dtype=np.intp) if rows is None else rows.astype(np.intp)
+        cols_idx = np.arange(Xc.shape[1], dtype=np.intp) if F is None else F.astype(np.intp)
         if F is not None:   # sparse batch: gather the touched block, transposed
-            rows_idx = np.arange(self.n_classes) if rows is None else rows.astype(np.intp)
             WT = np.empty((F.shape[0], rows_idx.shape[0]), dtype=self.dtype)
-            _kernels.gather_block_t(self.V, rows_idx, F.astype(np.intp), WT, nt)
+            gather_block_t(self.V, rows_idx, cols_idx, WT,
+                           threads_for(self.loss.n_threads, WT.size))
             G = np.ascontiguousarray(Xc @ WT, dtype=self.dtype)
         elif rows is None:
             G = np.asarray(Xc @ self.V.T, dtype=self.dtype, order="C")
@@ -172,29 +160,16 @@ class StochasticSolver:
             G *= self.dtype.type(self.alpha)
         if self.fit_intercept:
             G += self.b if rows is None else self.b[rows]
-        # threads only pay off on large blocks (each parallel region has a cost)
-        nt = max(1, min(nt, G.size // (1 << 17)))
         if self.n_sampled is None:
-            value = _kernels.loss_gradient(
-                G, yb, sw_n, 1.0 / self.loss.temperature, self.loss.label_smoothing,
-                self.loss.focal_gamma, None, nt,
-            )
+            value = self.loss.loss_gradient(G, yb, sw_n)
         else:
-            value = _kernels.sampled_loss_gradient(
-                G, true_col, cand_col, log_q, sw_n, 1.0 / self.loss.temperature,
-                self.loss.label_smoothing, self.loss.focal_gamma,
-                self.remove_accidental_hits, nt,
-            )
-        gb = G.sum(axis=0) if self.fit_intercept else None
+            value = self.loss.sampled_loss_gradient(G, true_col, cand_col, log_q, sw_n,
+                                                    self.remove_accidental_hits)
         self.t += 1
-        if F is not None:
-            gT = np.ascontiguousarray(Xc.T @ G, dtype=self.dtype)     # (|F|, rows)
-            self._update_block(rows_idx, F.astype(np.intp), gT, lam)
-            gW = None
-        else:
-            gW = np.asarray(G.T @ Xc, dtype=self.dtype)
-            self._update_rows(rows, gW, lam)
-        self._update_intercept(rows, gb)
+        gT = np.ascontiguousarray(Xc.T @ G, dtype=self.dtype)     # (|cols|, |rows|)
+        self._update_weights(rows_idx, cols_idx, gT, lam)
+        if self.fit_intercept:
+            self._update_intercept(rows_idx, G.sum(axis=0))
         return value * S_B
 
     def _shrink(self, lam):
@@ -214,53 +189,25 @@ class StochasticSolver:
     def _adam_lr(self):
         return self.learning_rate * np.sqrt(1 - _BETA2 ** self.t) / (1 - _BETA1 ** self.t)
 
-    def _update_block(self, rows, cols, gT, lam):
-        nt = self.loss.n_threads
+    def _update_weights(self, rows, cols, gT, lam):
+        """Step on the block ``W[rows][:, cols]`` from its loss gradient ``gT``
+        (transposed); the penalty ``lam`` as in the module note."""
+        nt = threads_for(self.loss.n_threads, gT.size)
         if self.solver == "sgd":
             self._shrink(lam)
-            _kernels.axpy_block_t(self.V, rows, cols, gT, -self.learning_rate / self.alpha, nt)
+            axpy_block_t(self.V, rows, cols, gT, -self.learning_rate / self.alpha, nt)
         else:
-            _kernels.adam_block_t(self.V, self.mW, self.vW, rows, cols, gT, lam,
-                                  self._adam_lr(), _BETA1, _BETA2, _ADAM_EPS, nt)
-
-    def _update_rows(self, rows, gW, lam):
-        """Update the rows ``rows`` (None: all) of ``W`` with their full gradient."""
-        if self.solver == "sgd":
-            self._shrink(lam)
-            _sub(self.V, rows, None, gW * self.dtype.type(self.learning_rate / self.alpha))
-            return
-        lr = self.dtype.type(self._adam_lr())
-        W = _take(self.V, rows, None)
-        if lam > 0:
-            gW = gW + self.dtype.type(lam) * W
-        dense = rows is None
-        m = self.mW if dense else self.mW[rows]
-        v = self.vW if dense else self.vW[rows]
-        m *= _BETA1
-        m += (1 - _BETA1) * gW
-        v *= _BETA2
-        v += (1 - _BETA2) * gW * gW
-        upd = lr * m / (np.sqrt(v) + _ADAM_EPS)
-        if dense:
-            self.V -= upd
-        else:
-            self.mW[rows] = m
-            self.vW[rows] = v
-            self.V[rows] -= upd
+            adam_block_t(self.V, self.mW, self.vW, rows, cols, gT, lam,
+                         self._adam_lr(), _BETA1, _BETA2, _ADAM_EPS, nt)
 
     def _update_intercept(self, rows, gb):
-        if gb is None:
-            return
-        idx = slice(None) if rows is None else rows
+        """Step on ``b[rows]`` (unpenalised): the block kernels on ``b`` as one column."""
+        col, gT = np.zeros(1, dtype=np.intp), gb.reshape(1, -1)
         if self.solver == "sgd":
-            self.b[idx] -= self.dtype.type(self.learning_rate) * gb
-            return
-        lr = self._adam_lr()
-        mb = _BETA1 * self.mb[idx] + (1 - _BETA1) * gb
-        vb = _BETA2 * self.vb[idx] + (1 - _BETA2) * gb * gb
-        self.mb[idx] = mb
-        self.vb[idx] = vb
-        self.b[idx] -= (lr * mb / (np.sqrt(vb) + _ADAM_EPS)).astype(self.dtype)
+            axpy_block_t(self.b.reshape(-1, 1), rows, col, gT, -self.learning_rate)
+        else:
+            adam_block_t(self.b.reshape(-1, 1), self.mb.reshape(-1, 1), self.vb.reshape(-1, 1),
+                         rows, col, gT, 0.0, self._adam_lr(), _BETA1, _BETA2, _ADAM_EPS)
 
     # -- epochs -----------------------------------------------------------
     def epoch(self, X, y, sw, batch_size, shuffle, lam):
@@ -270,7 +217,7 @@ class StochasticSolver:
         total = 0.0
         # small per-batch BLAS products: one BLAS thread, so BLAS and the
         # OpenMP kernels never compete for the cores (as in SoftmaxObjective)
-        with _blas_controller().limit(limits=1, user_api="blas"):
+        with limit_blas_threads():
             for start in range(0, n, batch_size):
                 stop = min(start + batch_size, n)
                 if order is None:
@@ -284,11 +231,155 @@ class StochasticSolver:
         """``||W||^2 / 2``."""
         return 0.5 * self.alpha ** 2 * float(np.dot(self.V.ravel(), self.V.ravel()))
 
-    def predict_index(self, X, chunk=4096):
+    def predict_index(self, X):
         """Argmax of the logits over row chunks."""
-        W, b = self.V, self.b
-        out = np.empty(X.shape[0], dtype=np.intp)
-        for start in range(0, X.shape[0], chunk):
-            a = np.asarray(X[start:start + chunk] @ W.T) * self.alpha + b
-            out[start:start + chunk] = a.argmax(axis=1)
-        return out
+        return predict_index(X, self.V, self.b, scale=self.alpha)
+
+
+# ---------------------------------------------------------------------------
+# Set-up, epoch loop and early stopping (the estimator only validates and
+# dispatches here)
+# ---------------------------------------------------------------------------
+
+
+class EpochHistory:
+    """Per-epoch curves and MLPClassifier's stopping counter of one solver run
+    (published by the estimator as ``loss_curve_``, ``best_loss_``, ...)."""
+
+    def __init__(self, early_stopping):
+        self.loss_curve = []
+        self.best_loss = None if early_stopping else np.inf
+        self.validation_scores = [] if early_stopping else None
+        self.best_validation_score = -np.inf if early_stopping else None
+        self.no_improvement_count = 0
+        self.n_iter = 0
+        self.t = 0
+
+
+def batch_size_for(batch_size, n_samples):
+    """Minibatch size for ``batch_size`` ('auto': ``min(200, n_samples)``)."""
+    if batch_size == "auto":
+        return max(1, min(200, n_samples))
+    return max(1, min(int(batch_size), n_samples))
+
+
+def configure_solver(solver, *, loss, learning_rate, n_sampled, sampler, sampler_power,
+                     remove_accidental_hits):
+    """Copy the current hyper-parameters into ``solver`` (they may change between
+    ``partial_fit`` calls through ``set_params``); the sampler uses
+    ``solver.counts``."""
+    solver.loss = loss
+    solver.learning_rate = float(learning_rate)
+    solver.n_sampled = n_sampled
+    solver.sampler = (None if n_sampled is None
+                      else CandidateSampler(sampler, solver.counts, sampler_power))
+    solver.remove_accidental_hits = bool(remove_accidental_hits)
+
+
+def new_solver(solver_name, dtype, W0, b0, counts, seeds, *, fit_intercept,
+               early_stopping, config):
+    """A fresh :class:`StochasticSolver` with an empty :class:`EpochHistory`;
+    ``config``: the keyword arguments of :func:`configure_solver`."""
+    solver = StochasticSolver(
+        solver_name, W0, b0, dtype, config["loss"], config["learning_rate"],
+        fit_intercept, config["n_sampled"], None, config["remove_accidental_hits"], seeds,
+    )
+    solver.counts = np.array(counts, dtype=np.float64)
+    configure_solver(solver, **config)
+    solver.history = EpochHistory(early_stopping)
+    return solver
+
+
+def split_validation(X, y, sw, data_sw, validation_fraction, random_state):
+    """Hold out ``validation_fraction`` of the rows (stratified when every class
+    has two samples): ``(X, y, sw, data_sw)`` to train on and ``(X, y, sw)`` to
+    score."""
+    stratify = y if np.bincount(y).min() >= 2 else None
+    X, X_val, y, y_val, sw, sw_val, data_sw, _ = train_test_split(
+        X, y, sw, data_sw, test_size=validation_fraction, random_state=random_state,
+        stratify=stratify,
+    )
+    if X.shape[0] < 1 or X_val.shape[0] < 1 or not sw.sum() > 0 or not sw_val.sum() > 0:
+        raise ValueError(
+            f"validation_fraction={validation_fraction} leaves no training or "
+            "no validation samples with positive weight; use more data or "
+            "early_stopping=False."
+        )
+    return (X, y, sw, data_sw), (X_val, y_val, sw_val)
+
+
+def run_epochs(solver, X, y, sw, n_epochs, *, C, tol, batch_size, shuffle, n_iter_no_change,
+               max_iter, verbose, validation=None, incremental=False):
+    """Run up to ``n_epochs`` epochs with MLPClassifier's stopping rule, recording
+    them in ``solver.history``; with ``validation`` the best weights are kept."""
+    history = solver.history
+    S = float(sw.sum())
+    lam = 0.0 if np.isinf(C) else 1.0 / (C * S)
+    batch_size = batch_size_for(batch_size, X.shape[0])
+    best = None
+    for _ in range(n_epochs):
+        total = solver.epoch(X, y, sw, batch_size, shuffle, lam)
+        loss = total / S + lam * solver.penalty()
+        history.n_iter += 1
+        history.t += X.shape[0]
+        history.loss_curve.append(loss)
+        if verbose:
+            print(f"Iteration {history.n_iter}, loss = {loss:.8f}")
+        if validation is not None:
+            X_val, y_val, sw_val = validation
+            pred = solver.predict_index(X_val)
+            score = float(np.sum(sw_val * (pred == y_val)) / np.sum(sw_val))
+            history.validation_scores.append(score)
+            if score < history.best_validation_score + tol:
+                history.no_improvement_count += 1
+            else:
+                history.no_improvement_count = 0
+            if score > history.best_validation_score:
+                history.best_validation_score = score
+                best = solver.coef()
+        else:
+            if loss > history.best_loss - tol:
+                history.no_improvement_count += 1
+            else:
+                history.no_improvement_count = 0
+            history.best_loss = min(history.best_loss, loss)
+        if incremental:
+            break
+        if history.no_improvement_count > n_iter_no_change:
+            what = "Validation score" if validation is not None else "Training loss"
+            if verbose:
+                print(f"{what} did not improve more than tol={tol} for "
+                      f"{n_iter_no_change} consecutive epochs. Stopping.")
+            break
+    else:
+        if not incremental and n_epochs > 0:
+            warnings.warn(
+                f"Stochastic optimizer: maximum iterations ({max_iter}) reached "
+                "and the optimization hasn't converged yet.",
+                ConvergenceWarning,
+                stacklevel=4,
+            )
+    if best is not None:
+        solver.V, solver.b, solver.alpha = best[0].astype(solver.dtype), best[1], 1.0
+
+
+def fit_minibatch(solver_name, X, y, sw, data_sw, W0, b0, *, random_state, fit_intercept,
+                  early_stopping, validation_fraction, config, stopping):
+    """A full minibatch fit: seeds, optional validation split, a new solver and
+    ``stopping['max_iter']`` epochs at most. ``data_sw`` (the sample weights
+    without the class weights) gives the sampler's class frequencies, since class
+    weights reweight the loss, not the data. Returns the solver."""
+    if sp.issparse(X):
+        X = X.tocsr()
+    rs = check_random_state(random_state)
+    seeds = rs.randint(np.iinfo(np.int32).max, size=2)
+    validation = None
+    if early_stopping:
+        (X, y, sw, data_sw), validation = split_validation(
+            X, y, sw, data_sw, validation_fraction, rs)
+    counts = np.bincount(y, weights=data_sw, minlength=W0.shape[0])
+    solver = new_solver(solver_name, X.dtype, W0, b0, counts, seeds,
+                        fit_intercept=fit_intercept, early_stopping=early_stopping,
+                        config=config)
+    run_epochs(solver, X, y, sw, stopping["max_iter"], validation=validation, **stopping)
+    return solver

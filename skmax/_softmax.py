@@ -1,15 +1,20 @@
 """SoftmaxClassifier: multinomial logistic regression with temperature, label
-smoothing, focal term and class/sample weights."""
+smoothing, focal term and class/sample weights.
+
+1. The estimator validates and dispatches, as ``LogisticRegression`` does: the
+   full-batch solvers live in ``_solvers``, the minibatch solvers with their
+   epoch loop, early stopping and set-up in ``_sgd``; prediction's chunked
+   logits in ``_prediction`` (shared with the minibatch early stopping).
+2. ``fit`` and ``partial_fit`` share one validation (``_validate_fit_data``),
+   so the sample and class weight checks are written once.
+3. A failed fit restores the previous ``__dict__``: bad input changes nothing.
+"""
 
 from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
-import warnings
-
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -19,26 +24,12 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 
 from ._loss import SoftmaxLoss, n_threads_from_n_jobs
 from ._objective import SoftmaxObjective
-from ._sampling import SAMPLERS, CandidateSampler
-from ._sgd import StochasticSolver
+from ._prediction import logit_chunks, predict_index, rows_per_class
+from ._sampling import SAMPLERS
+from ._sgd import configure_solver, fit_minibatch, new_solver, run_epochs
 from ._solvers import FULL_BATCH_SOLVERS
 
 STOCHASTIC_SOLVERS = ("sgd", "adam")
-
-# Rows of logits computed at once at prediction time: bounds memory to
-# about _PREDICT_CHUNK_BYTES for any number of classes.
-_PREDICT_CHUNK_BYTES = 1 << 24
-
-
-def rows_per_class(coef, intercept):
-    """``(W, b)`` in float64 with one row per class from a fitted ``coef_`` and
-    ``intercept_``: the inverse of the binary convention (a single row
-    ``coef_ = w_1 - w_0`` with ``w_0 = -w_1``)."""
-    W = np.asarray(coef, dtype=np.float64)
-    b = np.asarray(intercept, dtype=np.float64)
-    if W.shape[0] == 1:
-        W, b = np.vstack([-W / 2, W / 2]), np.array([-b[0] / 2, b[0] / 2])
-    return W, b
 
 
 class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
@@ -309,28 +300,43 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
                 "n_sampled=None for the full-batch solvers."
             )
 
-    def _validate_fit_data(self, X, y, sample_weight):
-        """Validated ``X``, encoded ``y`` (int32) and ``s_i`` (float64)."""
+    def _validate_fit_data(self, X, y, sample_weight, classes=None, reset=True):
+        """Validated ``X``, the classes, encoded ``y`` (int32), ``s_i`` (sample
+        times class weights) and the sample weights alone (float64).
+
+        ``classes=None`` (:meth:`fit`): the classes are those of ``y`` and the
+        feature checks reset; else (:meth:`partial_fit`) ``y`` must lie in the
+        given classes. ``reset``: forget the features seen so far."""
         X, y = validate_data(
             self, X, y, accept_sparse=["csr", "csc"], dtype=[np.float64, np.float32],
-            order="C",
+            order="C", reset=reset,
         )
         check_classification_targets(y)
-        classes, y_enc = np.unique(y, return_inverse=True)
-        if classes.shape[0] < 2:
-            raise ValueError(
-                "This solver needs samples of at least 2 classes in the data, but the "
-                f"data contains only one class: {classes[0]!r}"
-            )
-        sample_weight = _check_sample_weight(
+        if classes is None:
+            classes, y_enc = np.unique(y, return_inverse=True)
+            if classes.shape[0] < 2:
+                raise ValueError(
+                    "This solver needs samples of at least 2 classes in the data, but the "
+                    f"data contains only one class: {classes[0]!r}"
+                )
+        else:
+            unknown = ~np.isin(y, classes)
+            if unknown.any():
+                raise ValueError(
+                    f"y contains labels that are not in classes: {np.unique(y[unknown])!r}; "
+                    f"classes={classes!r}."
+                )
+            y_enc = np.searchsorted(classes, y)
+        data_sw = _check_sample_weight(
             sample_weight, X, dtype=np.float64, ensure_non_negative=True
         )
+        sw = data_sw
         if self.class_weight is not None:
             cw = compute_class_weight(self.class_weight, classes=classes, y=y)
-            sample_weight = sample_weight * cw[y_enc]
-        if not sample_weight.sum() > 0:
+            sw = data_sw * cw[y_enc]
+        if not sw.sum() > 0:
             raise ValueError("The sample weights (times class weights) sum to zero.")
-        return X, classes, y_enc.astype(np.int32, copy=False), sample_weight
+        return X, classes, y_enc.astype(np.int32, copy=False), sw, data_sw
 
     def _rows_per_class(self):
         """Fitted ``(W, b)`` in float64 with one row per class."""
@@ -382,7 +388,7 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         previous_state = self.__dict__.copy()
         previous_classes = getattr(self, "classes_", None)
         try:
-            X, classes, y_enc, sw = self._validate_fit_data(X, y, sample_weight)
+            X, classes, y_enc, sw, data_sw = self._validate_fit_data(X, y, sample_weight)
         except Exception:
             self.__dict__ = previous_state   # bad input changes nothing
             raise
@@ -392,14 +398,17 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
             self.__dict__.pop("_stochastic", None)
         self.classes_ = classes
         if self.solver in STOCHASTIC_SOLVERS:
-            data_sw = _check_sample_weight(sample_weight, X, dtype=np.float64)
             return self._fit_stochastic(X, y_enc, sw, data_sw)
         self.__dict__.pop("_stochastic", None)
+        return self._fit_full_batch(X, y_enc, sw)
+
+    def _fit_full_batch(self, X, y, sw):
+        """Minimise the objective with ``FULL_BATCH_SOLVERS[self.solver]``."""
         n_threads = n_threads_from_n_jobs(self.n_jobs)
-        n_rows = len(classes)
+        n_rows = len(self.classes_)
         coef0 = self._initial_coef(n_rows, X.shape[1], X.dtype)
         objective = SoftmaxObjective(
-            X, y_enc, sw, n_rows, self._training_loss(1), C=self.C,
+            X, y, sw, n_rows, self._training_loss(1), C=self.C,
             fit_intercept=self.fit_intercept, n_threads=n_threads,
         )
         if self.max_iter == 0:
@@ -416,34 +425,23 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         self._set_coef(W, b, X.dtype)
         return self
 
-    # -- minibatch solvers ------------------------------------------------
-    def _batch_size(self, n_samples):
-        if self.batch_size == "auto":
-            return max(1, min(200, n_samples))
-        return max(1, min(int(self.batch_size), n_samples))
-
-    def _sampler(self, counts):
-        if self.n_sampled is None:
-            return None
-        return CandidateSampler(self.sampler, counts, self.sampler_power)
-
-    def _configure_solver(self, solver, counts):
-        """Copy the current hyper-parameters into ``solver`` (they may change
-        between ``partial_fit`` calls through ``set_params``)."""
-        solver.loss = self._training_loss(n_threads_from_n_jobs(self.n_jobs))
-        solver.learning_rate = float(self.learning_rate_init)
-        solver.n_sampled = self.n_sampled
-        solver.sampler = self._sampler(counts)
-        solver.remove_accidental_hits = bool(self.remove_accidental_hits)
-
-    def _new_solver(self, X, W0, b0, counts, seeds):
-        solver = StochasticSolver(
-            self.solver, W0, b0, X.dtype, self._training_loss(1), self.learning_rate_init,
-            self.fit_intercept, self.n_sampled, None, self.remove_accidental_hits, seeds,
+    # -- minibatch solvers (the loop lives in _sgd) -----------------------
+    def _minibatch_config(self):
+        """Keyword arguments of ``_sgd.configure_solver``."""
+        return dict(
+            loss=self._training_loss(n_threads_from_n_jobs(self.n_jobs)),
+            learning_rate=self.learning_rate_init, n_sampled=self.n_sampled,
+            sampler=self.sampler, sampler_power=self.sampler_power,
+            remove_accidental_hits=self.remove_accidental_hits,
         )
-        solver.counts = np.array(counts, dtype=np.float64)
-        self._configure_solver(solver, solver.counts)
-        return solver
+
+    def _stopping_options(self):
+        """Keyword arguments of ``_sgd.run_epochs``."""
+        return dict(
+            C=self.C, tol=self.tol, batch_size=self.batch_size, shuffle=self.shuffle,
+            n_iter_no_change=self.n_iter_no_change, max_iter=self.max_iter,
+            verbose=self.verbose,
+        )
 
     def _start_coef(self, n_rows, n_features):
         """Initial ``(W, b)``: the previous minibatch state (warm start with the
@@ -457,96 +455,29 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         b = coef[n_rows * n_features:] if self.fit_intercept else np.zeros(n_rows)
         return W, b
 
-    def _init_curves(self, early):
-        self.loss_curve_ = []
-        self.best_loss_ = None if early else np.inf
-        self.validation_scores_ = [] if early else None
-        self.best_validation_score_ = -np.inf if early else None
-        self._no_improvement_count = 0
-        self.n_iter_ = 0
-        self.t_ = 0
-
-    def _epochs(self, solver, X, y, sw, n_epochs, validation=None, incremental=False):
-        """Run up to ``n_epochs`` epochs with MLPClassifier's stopping rule."""
-        S = float(sw.sum())
-        lam = 0.0 if np.isinf(self.C) else 1.0 / (self.C * S)
-        batch_size = self._batch_size(X.shape[0])
-        best = None
-        for _ in range(n_epochs):
-            total = solver.epoch(X, y, sw, batch_size, self.shuffle, lam)
-            loss = total / S + lam * solver.penalty()
-            self.n_iter_ += 1
-            self.t_ += X.shape[0]
-            self.loss_curve_.append(loss)
-            if self.verbose:
-                print(f"Iteration {self.n_iter_}, loss = {loss:.8f}")
-            if validation is not None:
-                X_val, y_val, sw_val = validation
-                pred = solver.predict_index(X_val)
-                score = float(np.sum(sw_val * (pred == y_val)) / np.sum(sw_val))
-                self.validation_scores_.append(score)
-                if score < self.best_validation_score_ + self.tol:
-                    self._no_improvement_count += 1
-                else:
-                    self._no_improvement_count = 0
-                if score > self.best_validation_score_:
-                    self.best_validation_score_ = score
-                    best = solver.coef()
-            else:
-                if loss > self.best_loss_ - self.tol:
-                    self._no_improvement_count += 1
-                else:
-                    self._no_improvement_count = 0
-                self.best_loss_ = min(self.best_loss_, loss)
-            if incremental:
-                break
-            if self._no_improvement_count > self.n_iter_no_change:
-                what = "Validation score" if validation is not None else "Training loss"
-                if self.verbose:
-                    print(f"{what} did not improve more than tol={self.tol} for "
-                          f"{self.n_iter_no_change} consecutive epochs. Stopping.")
-                break
-        else:
-            if not incremental and n_epochs > 0:
-                warnings.warn(
-                    f"Stochastic optimizer: maximum iterations ({self.max_iter}) reached "
-                    "and the optimization hasn't converged yet.",
-                    ConvergenceWarning,
-                    stacklevel=3,
-                )
-        if best is not None:
-            solver.V, solver.b, solver.alpha = best[0].astype(solver.dtype), best[1], 1.0
+    def _publish(self, solver, dtype):
+        """Fitted attributes from the minibatch solver and its history."""
+        history = solver.history
+        self._stochastic = solver
+        self.loss_curve_ = history.loss_curve
+        self.best_loss_ = history.best_loss
+        self.validation_scores_ = history.validation_scores
+        self.best_validation_score_ = history.best_validation_score
+        self.n_iter_ = history.n_iter
+        self.t_ = history.t
+        W, b = solver.coef(copy=False)
+        self._set_coef(W, b, dtype)
+        return self
 
     def _fit_stochastic(self, X, y, sw, data_sw):
-        n_rows, n_features = len(self.classes_), X.shape[1]
-        if sp.issparse(X):
-            X = X.tocsr()
-        rs = check_random_state(self.random_state)
-        seeds = rs.randint(np.iinfo(np.int32).max, size=2)
-        validation = None
-        if self.early_stopping:
-            stratify = y if np.bincount(y).min() >= 2 else None
-            X, X_val, y, y_val, sw, sw_val, data_sw, _ = train_test_split(
-                X, y, sw, data_sw, test_size=self.validation_fraction, random_state=rs,
-                stratify=stratify,
-            )
-            if X.shape[0] < 1 or X_val.shape[0] < 1 or not sw.sum() > 0 or not sw_val.sum() > 0:
-                raise ValueError(
-                    f"validation_fraction={self.validation_fraction} leaves no training or "
-                    "no validation samples with positive weight; use more data or "
-                    "early_stopping=False."
-                )
-            validation = (X_val, y_val, sw_val)
-        W0, b0 = self._start_coef(n_rows, n_features)
-        # sampler frequencies: sample weights, not class weights (a loss reweighting)
-        counts = np.bincount(y, weights=data_sw, minlength=n_rows)
-        solver = self._new_solver(X, W0, b0, counts, seeds)
-        self._init_curves(self.early_stopping)
-        self._epochs(solver, X, y, sw, self.max_iter, validation)
-        self._stochastic = solver
-        W, b = solver.coef(copy=False)
-        self._set_coef(W, b, X.dtype)
-        return self
+        W0, b0 = self._start_coef(len(self.classes_), X.shape[1])
+        solver = fit_minibatch(
+            self.solver, X, y, sw, data_sw, W0, b0, random_state=self.random_state,
+            fit_intercept=self.fit_intercept, early_stopping=self.early_stopping,
+            validation_fraction=self.validation_fraction, config=self._minibatch_config(),
+            stopping=self._stopping_options(),
+        )
+        return self._publish(solver, X.dtype)
 
     def _check_stochastic(self):
         if self.solver not in STOCHASTIC_SOLVERS:
@@ -604,36 +535,17 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
                 raise ValueError(
                     f"classes must contain at least 2 classes, got {self.classes_!r}."
                 )
-            state = getattr(self, "_stochastic", None)
-            new_state = first or state is None
-            X, y = validate_data(
-                self, X, y, accept_sparse=["csr", "csc"], dtype=[np.float64, np.float32],
-                order="C", reset=first,
-            )
-            check_classification_targets(y)
-            unknown = ~np.isin(y, self.classes_)
-            if unknown.any():
-                raise ValueError(
-                    f"y contains labels that are not in classes: {np.unique(y[unknown])!r}; "
-                    f"classes={self.classes_!r}."
-                )
-            y_enc = np.searchsorted(self.classes_, y).astype(np.int32)
-            sw = _check_sample_weight(sample_weight, X, dtype=np.float64,
-                                      ensure_non_negative=True)
-            data_sw = sw
-            if self.class_weight is not None:
-                cw = compute_class_weight(self.class_weight, classes=self.classes_, y=y)
-                sw = sw * cw[y_enc]
-            if not sw.sum() > 0:
-                raise ValueError("The sample weights (times class weights) sum to zero.")
+            X, _, y_enc, sw, data_sw = self._validate_fit_data(
+                X, y, sample_weight, classes=self.classes_, reset=first)
         except Exception:
             self.__dict__ = previous_state   # bad input changes nothing
             raise
+        state = getattr(self, "_stochastic", None)
         n_rows, n_features = len(self.classes_), X.shape[1]
         if sp.issparse(X):
             X = X.tocsr()
         counts = np.bincount(y_enc, weights=data_sw, minlength=n_rows)
-        if new_state:
+        if first or state is None:
             if first:
                 W0 = np.zeros((n_rows, n_features), dtype=X.dtype)
                 b0 = np.zeros(n_rows, dtype=X.dtype)
@@ -641,18 +553,16 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
                 W0, b0 = self._rows_per_class()
             seeds = check_random_state(self.random_state).randint(
                 np.iinfo(np.int32).max, size=2)
-            state = self._new_solver(X, W0, b0, counts, seeds)
-            self._init_curves(False)
+            state = new_solver(self.solver, X.dtype, W0, b0, counts, seeds,
+                               fit_intercept=self.fit_intercept, early_stopping=False,
+                               config=self._minibatch_config())
         else:
             if X.dtype != state.dtype:
                 X = X.astype(state.dtype)
             state.counts = state.counts + counts
-            self._configure_solver(state, state.counts)
-        self._stochastic = state
-        self._epochs(state, X, y_enc, sw, 1, incremental=True)
-        W, b = state.coef(copy=False)
-        self._set_coef(W, b, state.dtype)
-        return self
+            configure_solver(state, **self._minibatch_config())
+        run_epochs(state, X, y_enc, sw, 1, incremental=True, **self._stopping_options())
+        return self._publish(state, state.dtype)
 
     # -- prediction -------------------------------------------------------
     def _validate_predict_data(self, X):
@@ -663,26 +573,9 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         )
 
     def _logit_chunks(self, X, full_rows=True):
-        """Yield ``(start, stop, a)`` with raw logits ``a = X @ coef_.T + b`` over
-        row chunks (C-contiguous, fresh arrays). For binary models and
-        ``full_rows`` the logits are the two rows ``[0, a]``."""
-        n = X.shape[0]
-        dtype = np.result_type(X.dtype, self.coef_.dtype)
-        coef = self.coef_.astype(dtype, copy=False)
-        intercept = self.intercept_.astype(dtype, copy=False)
-        binary = full_rows and coef.shape[0] == 1 and len(self.classes_) == 2
-        width = coef.shape[0] + int(binary)
-        step = max(1, _PREDICT_CHUNK_BYTES // (np.dtype(dtype).itemsize * width))
-        if sp.issparse(X):
-            X = X.tocsr()
-            coef = np.ascontiguousarray(coef.T).T   # scipy wants C-ordered coef.T: copy once
-        for start in range(0, max(n, 1), step):
-            stop = min(start + step, n)
-            a = np.asarray(X[start:stop] @ coef.T, dtype=dtype)
-            a += intercept
-            if binary:
-                a = np.hstack([np.zeros_like(a), a])
-            yield start, stop, np.ascontiguousarray(a)
+        """:func:`logit_chunks` of the fitted ``coef_`` (binary models with
+        ``full_rows``: the two rows ``[0, a]``)."""
+        return logit_chunks(X, self.coef_, self.intercept_, binary_rows=full_rows)
 
     def _proba(self, X, log):
         X = self._validate_predict_data(X)
@@ -765,7 +658,4 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         y_pred : ndarray of shape (n_samples,)
         """
         X = self._validate_predict_data(X)
-        idx = np.empty(X.shape[0], dtype=np.intp)
-        for start, stop, a in self._logit_chunks(X, full_rows=False):
-            idx[start:stop] = (a[:, 0] > 0) if a.shape[1] == 1 else a.argmax(axis=1)
-        return self.classes_[idx]
+        return self.classes_[predict_index(X, self.coef_, self.intercept_)]

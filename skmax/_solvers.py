@@ -2,6 +2,7 @@
 truncated Newton-CG (scipy's Wolfe line search)."""
 
 import warnings
+from functools import partial
 
 import numpy as np
 from scipy.optimize import line_search, minimize
@@ -52,8 +53,8 @@ _LOW_PRECISION_MIN_WORK = 1 << 22
 # CG steps per Newton iteration: the quadratic-model rule normally stops far earlier
 _MAX_CG_STEPS = 200
 # Nash & Sofer's truncation constant (see _truncated_cg). Their 0.5 needed
-# 1.1x-2.7x the products of 0.75 on MNIST at C = 0.3-10 (and about the same
-# elsewhere); 1.0 stops after one CG step, i.e. gradient descent.
+# more Hessian products than 0.75 on MNIST and no fewer elsewhere (measured in
+# docs/benchmarks.md); 1.0 stops after one CG step, i.e. gradient descent.
 _CG_MODEL_RTOL = 0.75
 
 
@@ -161,22 +162,21 @@ def minimize_newton_cg(objective, coef0, *, tol, max_iter, verbose=0):
     :func:`minimize_lbfgs`, or after ``max_iter`` iterations.
 
     Why not ``scipy.optimize.minimize(method='Newton-CG')``: its CG runs to a
-    residual of ``min(0.5, sqrt(|g|_1))`` times the gradient's, which on
-    standardised MNIST spent about 30 products per iteration on directions
-    the line search then cut to 1-30% (594 products in all; the model rule
-    here: 244), and it drops directions of curvature below ``3 * eps`` in
-    absolute terms, which stalls fits at tight ``tol``. Its trust-region
-    variant ('trust-ncg') needed 1.1x-2x more products.
+    residual of ``min(0.5, sqrt(|g|_1))`` times the gradient's, which spends
+    many products on directions the line search then cuts short (the model
+    rule here needs far fewer products; see docs/benchmarks.md), and it drops
+    directions of curvature below ``3 * eps`` in absolute terms, which stalls
+    fits at tight ``tol``. Its trust-region variant ('trust-ncg') needed more
+    products too.
 
     On large problems (``n_samples * n_params >= 2**22``) with dense float64
-    ``X`` the Hessian products run in float32 (``SoftmaxObjective.hessp``):
-    1.2x-1.8x faster fits (50k x 784 synthetic, MNIST). CG solves for the
-    direction only loosely, far above float32 rounding, and the gradient, the
-    line search and the stopping test stay float64, so the solution meets
-    the same tolerance.
-    Small problems, where a product costs about a millisecond, stay float64
-    and so are reproducible to rounding (e.g. weighted rows give the same
-    fit as repeated rows).
+    ``X`` the Hessian products run in float32 (``SoftmaxObjective.hessp``),
+    which makes the fits faster. CG solves for the direction only loosely,
+    far above float32 rounding, and the gradient, the line search and the
+    stopping test stay float64, so the solution meets the same tolerance.
+    Small problems, where a product is cheap anyway, stay float64 and so are
+    reproducible to rounding (e.g. weighted rows give the same fit as
+    repeated rows).
     """
     tracker = _Tracker(objective, verbose, keep_proba=True)
     large = objective.n_samples * objective.n_params >= _LOW_PRECISION_MIN_WORK
@@ -194,7 +194,7 @@ def minimize_newton_cg(objective, coef0, *, tol, max_iter, verbose=0):
     message = "gradient above tol"
     while tracker.n_iter < max_iter and tracker.gradient_max() > tol:
         direction, _ = _truncated_cg(
-            lambda v: objective.hessp(coef, v, product_dtype), grad, max_steps)
+            partial(objective.hessp, coef, dtype=product_dtype), grad, max_steps)
         with warnings.catch_warnings():
             # scipy's LineSearchWarning (not public): failure is handled below
             warnings.filterwarnings("ignore", "The line search", RuntimeWarning)

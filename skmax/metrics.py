@@ -120,7 +120,8 @@ def _per_group(y_true, P, w, labels, n_bins, strategy, kind):
 
 
 def calibration_bins(
-    y_true, y_prob, *, n_bins=15, strategy="uniform", sample_weight=None, labels=None, pos_label=None
+    y_true, y_prob, *, n_bins=15, strategy="uniform", sample_weight=None, labels=None,
+    pos_label=None,
 ):
     """Reliability-diagram data: per non-empty bin, mean confidence, accuracy, weight.
 

@@ -60,7 +60,8 @@ class ReliabilityDisplay:
     'model (ECE = 0.220)'
     """
 
-    def __init__(self, prob_pred, prob_true, bin_weight, ece, *, estimator_name=None, pos_label=None):
+    def __init__(self, prob_pred, prob_true, bin_weight, ece, *, estimator_name=None,
+                 pos_label=None):
         self.prob_pred = prob_pred
         self.prob_true = prob_true
         self.bin_weight = bin_weight

@@ -63,3 +63,65 @@ def objective(W, b, X, y, sw, C=1.0, temperature=1.0, eps=0.0, gamma=0.0):
     if np.isfinite(C):
         value += 0.5 / C * np.sum(W * W)
     return value / sw.sum()
+
+
+def sampled_row_losses_gradients(a, true_col, cand_col, log_q, temperature=1.0, eps=0.0,
+                                 gamma=0.0, remove_accidental_hits=True):
+    """Sampled softmax over the reduced columns of ``a``: row ``i`` is the full
+    loss (``row_losses``) of the compact row ``[a_i,true, a_i,cand_j - T log_q_j]``
+    with the true class first (candidates equal to the true column dropped when
+    ``remove_accidental_hits``); gradients are added back onto the columns."""
+    a = np.asarray(a, dtype=np.float64)
+    losses = np.empty(a.shape[0])
+    grads = np.zeros_like(a)
+    for i, t in enumerate(true_col):
+        keep = [j for j, c in enumerate(cand_col) if not (remove_accidental_hits and c == t)]
+        cols = np.array([t] + [cand_col[j] for j in keep], dtype=np.intp)
+        row = a[i, cols] - temperature * np.concatenate([[0.0], np.asarray(log_q)[keep]])
+        losses[i] = row_losses(row[None], [0], temperature, eps, gamma)[0]
+        np.add.at(grads[i], cols, row_gradients(row[None], [0], temperature, eps, gamma)[0])
+    return losses, grads
+
+
+def temperature_nll(scores, y, sw, beta):
+    """``(F, F', F'')`` of ``F(beta) = sum_i sw_i (-log softmax(beta a_i)_y)``:
+    ``F' = sum sw (E_p[a] - a_y)`` and ``F'' = sum sw Var_p[a]``."""
+    a = np.asarray(scores, dtype=np.float64)
+    sw = np.ones(len(a)) if sw is None else np.asarray(sw)
+    idx = np.arange(len(a))
+    logp = log_softmax(beta * a)
+    p = np.exp(logp)
+    mean = (p * a).sum(axis=1)
+    var = (p * (a - mean[:, None]) ** 2).sum(axis=1)
+    return sw @ -logp[idx, y], sw @ (mean - a[idx, y]), sw @ var
+
+
+def sgd_block_update(W, rows, cols, gT, scale):
+    """``W[rows[r], cols[c]] += scale * gT[c, r]`` on a float64 copy."""
+    W = np.array(W, dtype=np.float64)
+    W[np.ix_(rows, cols)] += scale * np.asarray(gT, dtype=np.float64).T
+    return W
+
+
+def adam_block_update(W, m, v, rows, cols, gT, lam, lr, beta1, beta2, eps):
+    """One Adam step on the block ``W[rows][:, cols]`` with gradient
+    ``gT.T + lam W``; returns float64 copies of ``(W, m, v)``."""
+    W, m, v = (np.array(A, dtype=np.float64) for A in (W, m, v))
+    block = np.ix_(rows, cols)
+    g = np.asarray(gT, dtype=np.float64).T + lam * W[block]
+    m[block] = beta1 * m[block] + (1 - beta1) * g
+    v[block] = beta2 * v[block] + (1 - beta2) * g * g
+    W[block] -= lr * m[block] / (np.sqrt(v[block]) + eps)
+    return W, m, v
+
+
+def softmax(z):
+    """Row-wise softmax of ``z``."""
+    return np.exp(log_softmax(np.asarray(z, dtype=np.float64)))
+
+
+def temperature_mean_nll(L, y, beta, sw=None):
+    """Weighted mean NLL of the labels ``y`` under ``softmax(beta * L)``: the
+    temperature scaling objective (``beta = 1 / T``) as the calibrator reports it."""
+    total = temperature_nll(L, y, sw, beta)[0]
+    return float(total / (len(y) if sw is None else np.sum(sw)))

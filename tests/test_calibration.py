@@ -13,21 +13,15 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils._param_validation import InvalidParameterError
 
-from skmax import TemperatureCalibratedClassifier, TemperatureCalibrator, _kernels
-from skmax._calibration import TemperatureScalingWarning
+from skmax import (
+    TemperatureCalibratedClassifier,
+    TemperatureCalibrator,
+    TemperatureScalingWarning,
+    _temperature_kernels,
+)
+from skmax._calibration import TEMPERATURE_RANGE, fit_temperature
 
-
-def nll_ref(L, y, beta, sw=None):
-    z = beta * np.asarray(L, dtype=np.float64)
-    z = z - z.max(axis=1, keepdims=True)
-    lse = np.log(np.exp(z).sum(axis=1))
-    return float(np.average(lse - z[np.arange(len(y)), y], weights=sw))
-
-
-def softmax_ref(z):
-    z = z - z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
+from reference import softmax, temperature_mean_nll
 
 
 def make_scores(n=2000, K=5, scale=2.5, seed=0, dtype=np.float64):
@@ -42,11 +36,11 @@ def test_kernel_derivatives_match_finite_differences():
     sw = np.random.RandomState(1).rand(300)
     y32 = y.astype(np.int32)
     for beta in (0.05, 0.4, 3.0):
-        f, g, h = _kernels.temperature_nll(L, y32, sw, beta, 2)
-        assert f == pytest.approx(nll_ref(L, y, beta, sw) * sw.sum(), rel=1e-12)
+        f, g, h = _temperature_kernels.temperature_nll(L, y32, sw, beta, 2)
+        assert f == pytest.approx(temperature_mean_nll(L, y, beta, sw) * sw.sum(), rel=1e-12)
         eps = 1e-5 * beta
-        fp, gp, _ = _kernels.temperature_nll(L, y32, sw, beta + eps, 1)
-        fm, gm, _ = _kernels.temperature_nll(L, y32, sw, beta - eps, 1)
+        fp, gp, _ = _temperature_kernels.temperature_nll(L, y32, sw, beta + eps, 1)
+        fm, gm, _ = _temperature_kernels.temperature_nll(L, y32, sw, beta - eps, 1)
         assert g == pytest.approx((fp - fm) / (2 * eps), rel=1e-6)
         assert h == pytest.approx((gp - gm) / (2 * eps), rel=1e-6)
 
@@ -59,8 +53,8 @@ def test_nll_matches_sklearn_temperature_scaling(dtype, K, weighted):
     sw = np.random.RandomState(0).randint(0, 4, len(y)).astype(float) if weighted else None
     cal = TemperatureCalibrator().fit(L, y, sample_weight=sw)
     sk = _TemperatureScaling().fit(L, y, sample_weight=sw)
-    ours = nll_ref(L, y, cal.beta_, sw)
-    theirs = nll_ref(L, y, float(sk.beta_), sw)
+    ours = temperature_mean_nll(L, y, cal.beta_, sw)
+    theirs = temperature_mean_nll(L, y, float(sk.beta_), sw)
     assert ours <= theirs * (1 + 1e-7)
     assert ours == pytest.approx(theirs, rel=1e-7)
     assert cal.nll_ == pytest.approx(ours, rel=1e-9)
@@ -93,13 +87,14 @@ def test_transform_is_softmax_over_T_and_keeps_dtype(dtype):
     assert P.dtype == dtype
     np.testing.assert_array_equal(L, L_orig)  # inputs not modified
     tol = 1e-12 if dtype == np.float64 else 1e-6
-    np.testing.assert_allclose(P, softmax_ref(L.astype(np.float64) / cal.temperature_), rtol=tol, atol=tol)
+    expected = softmax(L.astype(np.float64) / cal.temperature_)
+    np.testing.assert_allclose(P, expected, rtol=tol, atol=tol)
     assert cal.get_feature_names_out().tolist() == [f"temperaturecalibrator_{k}" for k in range(6)]
 
 
 def test_probability_input_auto_and_floor():
     L, y = make_scores(1000, 4)
-    proba = softmax_ref(L)
+    proba = softmax(L)
     proba[0] = [1.0, 0.0, 0.0, 0.0]  # exact zeros -> floored at 1e-12
     cal = TemperatureCalibrator().fit(proba, y)
     assert cal.input_kind_ == "probabilities"
@@ -234,3 +229,62 @@ def test_fit_returns_self_read_only_input_and_params_kept():
     assert cal.fit(L_ro, y_ro) is cal
     assert cal.get_params() == params
     np.testing.assert_allclose(cal.transform(L_ro), TemperatureCalibrator().fit(L, y).transform(L))
+
+
+def _fit(L, y, sw=None):
+    """fit_temperature on finite scores, with the scale the calibrator computes."""
+    L = np.ascontiguousarray(L)
+    rows = slice(None) if sw is None else sw > 0
+    scale = float((L.max(axis=1) - L.min(axis=1))[rows].max())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")      # pure: the caller warns, not the fit
+        return fit_temperature(L, np.asarray(y, dtype=np.int32), sw, scale, 1), scale
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_fit_temperature_minimises_the_reference_nll(weighted):
+    from scipy.optimize import minimize_scalar
+
+    L, y = make_scores(500, 4)
+    sw = np.random.RandomState(2).rand(500) if weighted else None
+    fit, _ = _fit(L, y, sw)
+    assert fit.status is None and fit.n_evaluations >= 1
+    total = 500.0 if sw is None else sw.sum()
+    assert fit.nll == pytest.approx(temperature_mean_nll(L, y, fit.beta, sw) * total, rel=1e-10)
+    ref = minimize_scalar(lambda t: temperature_mean_nll(L, y, np.exp(t), sw),
+                          bracket=(-3.0, 1.0), tol=1e-12)
+    assert fit.beta == pytest.approx(np.exp(ref.x), rel=1e-5)
+    assert fit.nll / total <= ref.fun * (1 + 1e-12)
+
+
+def test_fit_temperature_flags_instead_of_warning():
+    L, y = make_scores(200, 3)
+    # every label a row maximum: the upper bound of beta (T -> 0)
+    sep = L.copy()
+    sep[np.arange(200), y] = sep.max(axis=1) + 1.0
+    fit, scale = _fit(sep, y)
+    assert fit.status == "upper" and fit.beta == TEMPERATURE_RANGE / scale
+    # every label a row minimum: the NLL grows with beta, the lower bound (T -> inf)
+    anti = L.copy()
+    anti[np.arange(200), y] = anti.min(axis=1) - 1.0
+    fit, scale = _fit(anti, y)
+    assert fit.status == "lower" and fit.beta == pytest.approx(1.0 / (scale * TEMPERATURE_RANGE))
+    # constant rows and a single sample: beta = 1
+    fit = fit_temperature(np.ones((5, 3)), np.zeros(5, dtype=np.int32), None, 0.0, 1)
+    assert (fit.status, fit.beta) == ("constant", 1.0)
+    assert fit.nll == pytest.approx(5 * np.log(3))
+    fit, _ = _fit(L[:1], y[:1])
+    assert (fit.status, fit.beta) == ("single", 1.0)
+
+
+def test_fit_temperature_warm_start_subset_reaches_the_same_optimum(monkeypatch):
+    import skmax._calibration as calibration
+
+    L, y = make_scores(4000, 5)
+    full, _ = _fit(L, y)
+    monkeypatch.setattr(calibration, "_WARM_START_ROWS", 100)   # 4000 >= 4 * 100 rows
+    warm, _ = _fit(L, y)
+    assert warm.status is None and warm.n_evaluations != full.n_evaluations
+    assert warm.beta == pytest.approx(full.beta, rel=1e-9)
+    assert warm.nll == pytest.approx(full.nll, rel=1e-12)
+

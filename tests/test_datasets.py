@@ -1,5 +1,6 @@
-"""Tests for skmax.datasets: tiny fake data folders, resolution, errors, real data."""
+"""Tests for benchmarks.datasets: tiny fake data folders, resolution, errors, real data."""
 
+import doctest
 import gzip
 import io
 import tarfile
@@ -8,21 +9,21 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from skmax import datasets
-from skmax.datasets import (
+from benchmarks import datasets
+from benchmarks.datasets import (
     DatasetNotFoundError,
     available_datasets,
     get_data_home,
     load_20newsgroups,
     load_aloi,
     load_dataset,
-    load_train_test,
     load_letter,
     load_mnist,
     load_optdigits,
     load_pendigits,
     load_ptb,
     load_shuttle,
+    load_train_test,
 )
 
 ALL_NAMES = ["20newsgroups", "aloi", "letter", "mnist", "optdigits", "pendigits", "ptb", "shuttle"]
@@ -35,7 +36,7 @@ ALL_NAMES = ["20newsgroups", "aloi", "letter", "mnist", "optdigits", "pendigits"
 
 def _write_csv_label_last(path, X, y, pad=False):
     with open(path, "w") as f:
-        for row, lab in zip(X, y):
+        for row, lab in zip(X, y, strict=True):
             vals = list(row) + [lab]
             fmt = "{:3d}" if pad else "{:d}"
             f.write(",".join(fmt.format(int(v)) for v in vals) + "\n")
@@ -74,8 +75,10 @@ def fake_home(tmp_path):
 
     d = home / "pendigits"
     d.mkdir()
-    _write_csv_label_last(d / "pendigits.tra", rng.randint(0, 101, (12, 16)), np.arange(12) % 10, pad=True)
-    _write_csv_label_last(d / "pendigits.tes", rng.randint(0, 101, (5, 16)), np.arange(5), pad=True)
+    _write_csv_label_last(d / "pendigits.tra", rng.randint(0, 101, (12, 16)), np.arange(12) % 10,
+                          pad=True)
+    _write_csv_label_last(d / "pendigits.tes", rng.randint(0, 101, (5, 16)), np.arange(5),
+                          pad=True)
 
     d = home / "optdigits"
     d.mkdir()
@@ -84,7 +87,8 @@ def fake_home(tmp_path):
 
     d = home / "shuttle"
     d.mkdir()
-    _write_csv_label_last(d / "shuttle.trn", rng.randint(-20, 120, (9, 9)), [1, 1, 1, 4, 5, 2, 3, 6, 7])
+    _write_csv_label_last(d / "shuttle.trn", rng.randint(-20, 120, (9, 9)),
+                          [1, 1, 1, 4, 5, 2, 3, 6, 7])
     _write_csv_label_last(d / "shuttle.tst", rng.randint(-20, 120, (3, 9)), [1, 4, 1])
 
     d = home / "mnist"
@@ -109,9 +113,11 @@ def fake_home(tmp_path):
     d.mkdir()
     with tarfile.open(d / "20news-bydate.tar.gz", "w:gz") as tar:
         for top, docs in [
-            ("20news-bydate-train", [("sci.space", "61", "moon\n"), ("alt.atheism", "49960", "god\xe9\n"),
+            ("20news-bydate-train", [("sci.space", "61", "moon\n"),
+                                     ("alt.atheism", "49960", "god\xe9\n"),
                                      ("alt.atheism", "51060", "two\n")]),
-            ("20news-bydate-test", [("alt.atheism", "53068", "test a\n"), ("sci.space", "62", "test s\n")]),
+            ("20news-bydate-test", [("alt.atheism", "53068", "test a\n"),
+                                    ("sci.space", "62", "test s\n")]),
         ]:
             _add_tar_dir(tar, top + "/")
             for group, name, text in docs:
@@ -171,7 +177,7 @@ def test_data_home_package_location(monkeypatch, tmp_path):
     monkeypatch.delenv("SKMAX_DATA", raising=False)
     monkeypatch.chdir(cwd)
     monkeypatch.setattr(datasets, "__file__", str(pkg / "datasets.py"))
-    if datasets._find_shared_data() != shared:  # pragma: no cover - only if tmp has a shared/data above
+    if datasets._find_shared_data() != shared:  # pragma: no cover - a shared/data above tmp
         pytest.skip("a shared/data folder exists above the temporary directory")
     assert get_data_home() == str(shared)
 
@@ -327,7 +333,8 @@ def test_ptb(fake_home):
     tr = load_ptb(data_home=fake_home, as_ids=True)
     # frequency order: <eos> 3, the 3 (tie -> alphabetical), then singletons alphabetically
     assert tr.vocabulary[:2] == ["<eos>", "the"]
-    assert sorted(tr.vocabulary) == sorted({"the", "cat", "sat", "dog", "<unk>", "N", "cats", "<eos>"})
+    words = {"the", "cat", "sat", "dog", "<unk>", "N", "cats", "<eos>"}
+    assert sorted(tr.vocabulary) == sorted(words)
     assert tr.data.dtype == np.int64 and tr.data.shape == (12,)
     assert [tr.vocabulary[i] for i in tr.data[:4]] == ["the", "cat", "sat", "<eos>"]
     va = load_ptb(data_home=fake_home, subset="valid", as_ids=True)
@@ -441,7 +448,8 @@ REAL = set(available_datasets(REAL_HOME))
 
 
 def real(name):
-    return pytest.mark.skipif(name not in REAL, reason=f"real dataset {name!r} not found under {REAL_HOME}")
+    return pytest.mark.skipif(name not in REAL,
+                              reason=f"real dataset {name!r} not found under {REAL_HOME}")
 
 
 @real("letter")
@@ -528,3 +536,17 @@ def test_real_ptb():
         assert len(vocab) == 10000 and ids.data.shape == (n_tokens,)
         assert ids.data.max() < 10000
     assert len(set(vocab)) == 10000 and "<eos>" in vocab and "<unk>" in vocab
+
+
+def test_docstring_examples():
+    # The examples show the real data: they run only when all of it is present.
+    missing = sorted(set(datasets._LOADERS) - REAL)
+    if missing:
+        pytest.skip(f"the docstring examples need the data folder; missing {missing}")
+    finder = doctest.DocTestFinder(exclude_empty=True)
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    for test in finder.find(datasets, datasets.__name__, globs={"np": np}):
+        runner.run(test)
+    result = runner.summarize(verbose=False)
+    assert result.attempted > 0
+    assert result.failed == 0, f"{result.failed} docstring example(s) failed"

@@ -19,10 +19,9 @@ API_RST = Path(__file__).resolve().parent.parent / "docs" / "api.rst"
 
 # Public submodules documented in the API reference; the optional ones are
 # checked when they are importable (they come from other branches).
-SUBMODULES = ["skmax.datasets", "skmax.metrics", "skmax.plotting"]
+SUBMODULES = ["skmax.metrics", "skmax.plotting"]
 # Modules whose docstrings are run as doctests.
-DOCTEST_MODULES = ["skmax._softmax", "skmax.datasets", "skmax._calibration",
-                   "skmax.metrics", "skmax.plotting"]
+DOCTEST_MODULES = ["skmax._softmax", "skmax._calibration", "skmax.metrics", "skmax.plotting"]
 
 
 def _strip_rst_comments(text):
@@ -117,12 +116,6 @@ def test_docstring_examples(modname):
     module = _optional_module(modname)
     if module is None:
         pytest.skip(f"{modname} is not part of this version")
-    if modname == "skmax.datasets":
-        from skmax.datasets import _LOADERS, available_datasets
-
-        missing = sorted(set(_LOADERS) - set(available_datasets()))
-        if missing:
-            pytest.skip(f"the dataset examples need the data folder; missing {missing}")
     finder = doctest.DocTestFinder(exclude_empty=True)
     runner = doctest.DocTestRunner(
         optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE, verbose=False)

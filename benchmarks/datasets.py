@@ -1,15 +1,20 @@
-"""Loaders for the benchmark and example datasets.
+"""Loaders for the datasets of the benchmarks and the gallery examples.
 
-The data files are *not* shipped with skmax and are never downloaded: they
+Not part of the installed skmax: only ``benchmarks/`` and ``examples/`` read
+these datasets, and they exist only beside a checkout of the repository.
+
+The data files are never shipped with skmax and never downloaded: they
 live in a data folder outside the repository (by default ``../shared/data``
 relative to the project root), one sub-folder per dataset, each with its own
 ``README.md`` describing format and provenance.  Nothing is cached on disk;
 every call parses the files again.
 
 The folder is found by :func:`get_data_home`; :func:`available_datasets` lists
-what is present there.  Every loader raises :class:`DatasetNotFoundError` (a
+what is present there.  Every ``load_<name>`` loader takes ``data_home`` (the
+folder; None: :func:`get_data_home`) and ``return_X_y`` (``(data, target)``
+instead of a Bunch), and raises :class:`DatasetNotFoundError` (a
 :class:`FileNotFoundError`) naming the path it looked at when a file is
-missing, and :func:`load_dataset` can fall back to a dataset shipped with
+missing; :func:`load_dataset` can fall back to a dataset shipped with
 scikit-learn so that examples run anywhere.
 
 Target conventions: numeric labels found in the files are kept as they are
@@ -30,22 +35,6 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils import Bunch
 
-__all__ = [
-    "DatasetNotFoundError",
-    "get_data_home",
-    "available_datasets",
-    "load_letter",
-    "load_pendigits",
-    "load_optdigits",
-    "load_shuttle",
-    "load_mnist",
-    "load_aloi",
-    "load_20newsgroups",
-    "load_ptb",
-    "load_dataset",
-    "load_train_test",
-]
-
 ENV_VAR = "SKMAX_DATA"
 
 # name -> (folder, files that must all be present for the dataset to count as available)
@@ -65,11 +54,11 @@ class DatasetNotFoundError(FileNotFoundError):
     """A dataset file is missing from the data folder.
 
     Subclass of :class:`FileNotFoundError`; the message names the path that
-    was looked at and how to point skmax at the data.
+    was looked at and how to point the loaders at the data.
 
     Examples
     --------
-    >>> from skmax.datasets import DatasetNotFoundError, load_letter
+    >>> from benchmarks.datasets import DatasetNotFoundError, load_letter
     >>> try:
     ...     load_letter(data_home="/nonexistent")
     ... except FileNotFoundError as exc:
@@ -86,7 +75,7 @@ class DatasetNotFoundError(FileNotFoundError):
 def _search_roots():
     """Directories whose ``shared/data`` sub-folder is a candidate data home.
 
-    CWD and its parents first, then the package source folder and its parents.
+    CWD and its parents first, then this file's folder and its parents.
     Checking ``<d>/shared/data`` for ``d`` and all its ancestors covers both
     ``<dir>/shared/data`` and ``<dir>/../shared/data``.
     """
@@ -125,14 +114,14 @@ def get_data_home(data_home=None):
         3. the first existing ``shared/data`` folder found by walking up from
            the current working directory (i.e. ``<dir>/shared/data`` or
            ``<dir>/../shared/data`` for the CWD or any of its parents), then
-           the same walk from the location of the skmax package source;
+           the same walk from the folder of this file;
         4. if nothing exists, ``<cwd>/../shared/data`` (the documented layout
            when running from the project root), which may not exist; loaders
            then raise :class:`DatasetNotFoundError`.
 
     Examples
     --------
-    >>> from skmax.datasets import get_data_home
+    >>> from benchmarks.datasets import get_data_home
     >>> get_data_home("/data/skmax")
     '/data/skmax'
     >>> import os
@@ -152,7 +141,7 @@ def get_data_home(data_home=None):
 
 def _how_to_point():
     return (
-        f"Point skmax at the data folder with the `data_home=` argument or the "
+        f"Point the loaders at the data folder with the `data_home=` argument or the "
         f"{ENV_VAR} environment variable (default: a `shared/data` folder found "
         f"by walking up from the current directory, e.g. <project>/../shared/data)."
     )
@@ -191,7 +180,7 @@ def available_datasets(data_home=None):
 
     Examples
     --------
-    >>> from skmax.datasets import available_datasets
+    >>> from benchmarks.datasets import available_datasets
     >>> sorted(available_datasets())  # with the full data folder
     ['20newsgroups', 'aloi', 'letter', 'mnist', 'optdigits', 'pendigits', 'ptb', 'shuttle']
     """
@@ -250,12 +239,8 @@ def load_letter(*, data_home=None, subset="all", return_X_y=False, dtype=np.floa
 
     Parameters
     ----------
-    data_home : str or path-like, default=None
-        Data folder; see :func:`get_data_home`.
     subset : {'all', 'train', 'test'}, default='all'
         Rows to return.
-    return_X_y : bool, default=False
-        If True, return ``(data, target)`` instead of a Bunch.
     dtype : dtype, default=np.float64
         dtype of ``data`` (the features are integers 0-15).
 
@@ -273,7 +258,7 @@ def load_letter(*, data_home=None, subset="all", return_X_y=False, dtype=np.floa
 
     Examples
     --------
-    >>> from skmax.datasets import load_letter
+    >>> from benchmarks.datasets import load_letter
     >>> letter = load_letter()
     >>> letter.data.shape, letter.target_names[:3], letter.target[:3]
     ((20000, 16), array(['A', 'B', 'C'], dtype=...), array([19,  8,  3]))
@@ -306,13 +291,9 @@ def load_pendigits(*, data_home=None, subset="train", return_X_y=False, dtype=np
 
     Parameters
     ----------
-    data_home : str or path-like, default=None
-        Data folder; see :func:`get_data_home`.
     subset : {'train', 'test', 'all'}, default='train'
         ``'train'`` = ``pendigits.tra`` (7,494 rows), ``'test'`` =
         ``pendigits.tes`` (3,498 rows), ``'all'`` = both, train first.
-    return_X_y : bool, default=False
-        If True, return ``(data, target)`` instead of a Bunch.
     dtype : dtype, default=np.float64
         dtype of ``data`` (the features are integers 0-100).
 
@@ -323,14 +304,9 @@ def load_pendigits(*, data_home=None, subset="train", return_X_y=False, dtype=np
         ``target_names`` (``arange(10)``), ``filename`` (list) and ``DESCR``;
         or ``(data, target)``.
 
-    Raises
-    ------
-    DatasetNotFoundError
-        If a required file is missing.
-
     Examples
     --------
-    >>> from skmax.datasets import load_pendigits
+    >>> from benchmarks.datasets import load_pendigits
     >>> X, y = load_pendigits(subset="test", return_X_y=True)
     >>> X.shape, sorted(set(y.tolist())) == list(range(10))
     ((3498, 16), True)
@@ -356,13 +332,9 @@ def load_optdigits(*, data_home=None, subset="train", return_X_y=False, dtype=np
 
     Parameters
     ----------
-    data_home : str or path-like, default=None
-        Data folder; see :func:`get_data_home`.
     subset : {'train', 'test', 'all'}, default='train'
         ``'train'`` = ``optdigits.tra`` (3,823 rows), ``'test'`` =
         ``optdigits.tes`` (1,797 rows), ``'all'`` = both, train first.
-    return_X_y : bool, default=False
-        If True, return ``(data, target)`` instead of a Bunch.
     dtype : dtype, default=np.float64
         dtype of ``data`` (the features are integers 0-16).
 
@@ -373,15 +345,10 @@ def load_optdigits(*, data_home=None, subset="train", return_X_y=False, dtype=np
         ``target_names`` (``arange(10)``), ``filename`` (list) and ``DESCR``;
         or ``(data, target)``.
 
-    Raises
-    ------
-    DatasetNotFoundError
-        If a required file is missing.
-
     Examples
     --------
     >>> import numpy as np
-    >>> from skmax.datasets import load_optdigits
+    >>> from benchmarks.datasets import load_optdigits
     >>> X, y = load_optdigits(return_X_y=True, dtype=np.float32)
     >>> X.shape, X.dtype
     ((3823, 64), dtype('float32'))
@@ -410,13 +377,9 @@ def load_shuttle(*, data_home=None, subset="train", return_X_y=False, dtype=np.f
 
     Parameters
     ----------
-    data_home : str or path-like, default=None
-        Data folder; see :func:`get_data_home`.
     subset : {'train', 'test', 'all'}, default='train'
         ``'train'`` = ``shuttle.trn`` (43,500 rows), ``'test'`` =
         ``shuttle.tst`` (14,500 rows), ``'all'`` = both, train first.
-    return_X_y : bool, default=False
-        If True, return ``(data, target)`` instead of a Bunch.
     dtype : dtype, default=np.float64
         dtype of ``data`` (the features are integers).
 
@@ -428,15 +391,10 @@ def load_shuttle(*, data_home=None, subset="train", return_X_y=False, dtype=np.f
         ``k`` is ``target_names[k - 1]``), ``filename`` (list) and ``DESCR``;
         or ``(data, target)``.
 
-    Raises
-    ------
-    DatasetNotFoundError
-        If a required file is missing.
-
     Examples
     --------
     >>> import numpy as np
-    >>> from skmax.datasets import load_shuttle
+    >>> from benchmarks.datasets import load_shuttle
     >>> X, y = load_shuttle(return_X_y=True)
     >>> X.shape, np.bincount(y)[1:]  # labels 1-7, very imbalanced
     ((43500, 9), array([34108,    37,   132,  6748,  2458,     6,    11]))
@@ -486,12 +444,8 @@ def load_mnist(*, data_home=None, subset="test", return_X_y=False, dtype=np.floa
 
     Parameters
     ----------
-    data_home : str or path-like, default=None
-        Data folder; see :func:`get_data_home`.
     subset : {'test'}, default='test'
         Only ``'test'`` is supported.
-    return_X_y : bool, default=False
-        If True, return ``(data, target)`` instead of a Bunch.
     dtype : dtype, default=np.float64
         dtype of ``data``.  Pixel values are kept on their 0-255 scale (no
         rescaling); pass ``np.uint8`` for the raw bytes.
@@ -510,7 +464,7 @@ def load_mnist(*, data_home=None, subset="test", return_X_y=False, dtype=np.floa
 
     Examples
     --------
-    >>> from skmax.datasets import load_mnist
+    >>> from benchmarks.datasets import load_mnist
     >>> mnist = load_mnist()
     >>> mnist.data.shape, mnist.images.shape
     ((10000, 784), (10000, 28, 28))
@@ -589,13 +543,9 @@ def load_aloi(*, data_home=None, subset="train", return_X_y=False, dtype=np.floa
 
     Parameters
     ----------
-    data_home : str or path-like, default=None
-        Data folder; see :func:`get_data_home`.
     subset : {'train', 'test', 'all'}, default='train'
         ``'train'`` = ``aloi_train.vw.gz`` (97,200 rows), ``'test'`` =
         ``aloi_test.vw.gz`` (10,800 rows), ``'all'`` = both, train first.
-    return_X_y : bool, default=False
-        If True, return ``(data, target)`` instead of a Bunch.
     dtype : dtype, default=np.float64
         dtype of the sparse matrix values.
 
@@ -606,16 +556,11 @@ def load_aloi(*, data_home=None, subset="train", return_X_y=False, dtype=np.floa
         absent features are 0), ``target`` (int64 labels 1-1000 as in the
         files), ``filename`` (list) and ``DESCR``; or ``(data, target)``.
 
-    Raises
-    ------
-    DatasetNotFoundError
-        If a required file is missing.
-
     Examples
     --------
-    >>> from skmax.datasets import load_aloi
+    >>> from benchmarks.datasets import load_aloi
     >>> X, y = load_aloi(subset="test", return_X_y=True)
-    >>> X.shape, X.format, y.min(), y.max()
+    >>> X.shape, X.format, int(y.min()), int(y.max())
     ((10800, 128), 'csr', 1, 1000)
     """
     _check_subset(subset, ("train", "test", "all"))
@@ -660,15 +605,11 @@ def load_20newsgroups(*, data_home=None, subset="train", categories=None, return
 
     Parameters
     ----------
-    data_home : str or path-like, default=None
-        Data folder; see :func:`get_data_home`.
     subset : {'train', 'test', 'all'}, default='train'
         ``'train'`` = 11,314 documents, ``'test'`` = 7,532 documents.
     categories : list of str, default=None
         Keep only these newsgroups (all 20 when None).  ``target`` then
         indexes the sorted selected names.
-    return_X_y : bool, default=False
-        If True, return ``(data, target)`` instead of a Bunch.
 
     Returns
     -------
@@ -685,7 +626,7 @@ def load_20newsgroups(*, data_home=None, subset="train", categories=None, return
 
     Examples
     --------
-    >>> from skmax.datasets import load_20newsgroups
+    >>> from benchmarks.datasets import load_20newsgroups
     >>> news = load_20newsgroups(subset="test", categories=["sci.space"])
     >>> len(news.data), news.target_names
     (394, ['sci.space'])
@@ -782,8 +723,6 @@ def load_ptb(
 
     Parameters
     ----------
-    data_home : str or path-like, default=None
-        Data folder; see :func:`get_data_home`.
     subset : {'train', 'valid', 'test'}, default='train'
         Which file to read (929,589 / 73,760 / 82,430 tokens with ``<eos>``).
     as_ids : bool, default=False
@@ -823,7 +762,7 @@ def load_ptb(
 
     Examples
     --------
-    >>> from skmax.datasets import load_ptb
+    >>> from benchmarks.datasets import load_ptb
     >>> ptb = load_ptb(subset="valid")
     >>> len(ptb.data), ptb.data[0][:3]
     (3370, ['consumers', 'may', 'want'])
@@ -935,7 +874,7 @@ def load_dataset(name, *, data_home=None, fallback=None, **kwargs):
     Examples
     --------
     >>> import warnings
-    >>> from skmax.datasets import load_dataset
+    >>> from benchmarks.datasets import load_dataset
     >>> X, y, used = load_dataset("pendigits", subset="test", fallback="digits")
     >>> used, X.shape
     ('pendigits', (3498, 16))
@@ -1021,7 +960,7 @@ def load_train_test(name, *, data_home=None, fallback=None, test_size=0.3, rando
 
     Examples
     --------
-    >>> from skmax.datasets import load_train_test
+    >>> from benchmarks.datasets import load_train_test
     >>> X_train, X_test, y_train, y_test, used = load_train_test(
     ...     "pendigits", fallback="digits")
     >>> used, X_train.shape, X_test.shape

@@ -1,12 +1,17 @@
-"""Minibatch solvers 'sgd' / 'adam' and partial_fit."""
+"""Minibatch solvers 'sgd' / 'adam': the epoch loop, early stopping and partial_fit."""
+
+import warnings
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
 from sklearn.datasets import make_classification
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import StandardScaler
 
 from skmax import SoftmaxClassifier
+from skmax._loss import SoftmaxLoss
+from skmax._sgd import batch_size_for, new_solver, run_epochs
 
 
 def _data(n=300, K=4, seed=0):
@@ -103,3 +108,55 @@ def test_input_not_modified_and_float32():
     clf = SoftmaxClassifier(solver="adam", max_iter=2).fit(X32, y)
     assert clf.coef_.dtype == np.float32
     np.testing.assert_array_equal(X32, X_copy)
+
+
+def _solver(X, K, solver="sgd", lr=0.05):
+    config = dict(loss=SoftmaxLoss(), learning_rate=lr, n_sampled=None, sampler="uniform",
+                  sampler_power=0.75, remove_accidental_hits=True)
+    return new_solver(solver, X.dtype, np.zeros((K, X.shape[1])), np.zeros(K), np.ones(K),
+                      (0, 1), fit_intercept=True, early_stopping=False, config=config)
+
+
+def test_run_epochs_stopping_rule():
+    X, y = _data()
+    y = y.astype(np.int32)
+    sw = np.ones(len(y))
+    stopping = dict(C=1.0, batch_size="auto", shuffle=True, n_iter_no_change=3,
+                    max_iter=20, verbose=0)
+    # a tol no epoch can beat: the first epoch sets the best loss, then
+    # n_iter_no_change + 1 epochs without improvement stop the loop, no warning
+    solver = _solver(X, 4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        run_epochs(solver, X, y, sw, 20, tol=1e9, **stopping)
+    history = solver.history
+    assert history.n_iter == 5 == len(history.loss_curve)
+    assert history.t == 5 * len(y) and history.best_loss == min(history.loss_curve)
+    # tol=0 on a decreasing loss: runs every epoch, then warns
+    solver = _solver(X, 4)
+    with pytest.warns(ConvergenceWarning, match="maximum iterations"):
+        run_epochs(solver, X, y, sw, 5, tol=0.0, **stopping)
+    assert solver.history.n_iter == 5
+    assert solver.history.loss_curve[-1] < solver.history.loss_curve[0]
+
+
+def test_batch_size_for():
+    assert batch_size_for("auto", 1000) == 200
+    assert batch_size_for("auto", 50) == 50
+    assert batch_size_for(64, 10) == 10
+    assert batch_size_for(64, 1000) == 64
+
+
+def test_early_stopping_scores_with_the_estimator_prediction():
+    # the solver's validation score and the estimator's predict share one
+    # chunked-logits helper: same classes on the same data
+    X, y = _data()
+    clf = SoftmaxClassifier(solver="sgd", learning_rate_init=0.05, max_iter=3,
+                            random_state=0, C=0.01)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X, y)
+    assert clf._stochastic.alpha != 1.0         # the lazy scale is applied
+    np.testing.assert_array_equal(clf.classes_[clf._stochastic.predict_index(X)],
+                                  clf.predict(X))
+

@@ -5,13 +5,14 @@ import pytest
 import scipy.sparse as sp
 from sklearn.datasets import make_classification
 
-from skmax import SoftmaxClassifier, _kernels
+from skmax import SoftmaxClassifier
+from skmax._loss import SoftmaxLoss
 from skmax._sampling import CandidateSampler
 
 
 def _full_grad(a, y, T=1.0, eps=0.0, gamma=0.0):
     G = np.array(a, dtype=np.float64, order="C")
-    loss = _kernels.loss_gradient(G, y.astype(np.int32), np.ones(len(y)), 1 / T, eps, gamma)
+    loss = SoftmaxLoss(T, eps, gamma).loss_gradient(G, y.astype(np.int32), np.ones(len(y)))
     return loss, G
 
 
@@ -19,10 +20,10 @@ def _sampled_grad(a, y, cand, log_q, remove=True, T=1.0, eps=0.0, gamma=0.0):
     """Sampled loss and gradient of the rows of ``a`` scattered back to all K columns."""
     rows = np.union1d(y, cand)
     G = np.ascontiguousarray(a[:, rows], dtype=np.float64)
-    loss = _kernels.sampled_loss_gradient(
+    loss = SoftmaxLoss(T, eps, gamma).sampled_loss_gradient(
         G, np.searchsorted(rows, y).astype(np.int32),
         np.searchsorted(rows, cand).astype(np.int32), np.asarray(log_q, dtype=np.float64),
-        np.ones(len(y)), 1 / T, eps, gamma, remove,
+        np.ones(len(y)), remove,
     )
     out = np.zeros_like(a, dtype=np.float64)
     out[:, rows] = G

@@ -1,0 +1,129 @@
+/* Fast exp of non-positive arguments for the skmax row kernels, and its
+   CPU dispatch.
+
+   1. The row kernels exponentiate only shifted logits d = (a - max) / T <= 0,
+      so exp needs no overflow, errno or NaN handling: a branch-free function
+      (about 1 ulp) that compilers pipeline and vectorise, where libm's exp is
+      an opaque call that dominated a row's cost.
+   2. The loop over a row is compiled twice on x86-64 with gcc/clang: a
+      portable copy (SSE2) and an AVX2 + FMA copy picked at run time when the
+      CPU has both; SKMAX_NO_AVX2 (set before import) forces the portable copy.
+   3. The sum of a row's exponentials skips one maximal entry (equal to 1), so
+      1 - p of a dominant class keeps full relative precision.
+   Speed-ups are measured in docs/benchmarks.md, not quoted here.
+*/
+#ifndef SKMAX_FAST_EXP_H
+#define SKMAX_FAST_EXP_H
+
+#ifdef _OPENMP
+#include <omp.h>
+#define SKMAX_MAX_THREADS() omp_get_max_threads()
+#define SKMAX_HAS_OPENMP 1
+#else
+#define SKMAX_MAX_THREADS() 1
+#define SKMAX_HAS_OPENMP 0
+#endif
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* exp(x) for x <= 0, branch-free so that it pipelines well (and can be
+   vectorised where the target has fast 64-bit integer vector operations):
+   Cody-Waite reduction x = n ln2 + r, |r| <= ln2/2, a degree-12 Taylor
+   polynomial (truncation error < 2e-16 relative), and 2^n assembled from
+   bits in two halves so results underflow gracefully down to 0. */
+static inline double skmax_exp_nonpos(double x) {
+    const double shifter = 6755399441055744.0;   /* 1.5 * 2^52 */
+    double t, r, p, s1, s2;
+    int64_t n, h;
+    uint64_t bits;
+    x = x > -1100.0 ? x : -1100.0;
+    x = x < 0.0 ? x : 0.0;
+    t = x * 1.4426950408889634 + shifter;
+    memcpy(&bits, &t, 8);
+    n = (int64_t) bits - (int64_t) 0x4338000000000000LL;   /* round(x / ln2) <= 0 */
+    t -= shifter;
+    r = (x - t * 6.93147180369123816490e-01) - t * 1.90821492927058770002e-10;
+    p = 1.0 / 479001600.0;
+    p = p * r + 1.0 / 39916800.0;
+    p = p * r + 1.0 / 3628800.0;
+    p = p * r + 1.0 / 362880.0;
+    p = p * r + 1.0 / 40320.0;
+    p = p * r + 1.0 / 5040.0;
+    p = p * r + 1.0 / 720.0;
+    p = p * r + 1.0 / 120.0;
+    p = p * r + 1.0 / 24.0;
+    p = p * r + 1.0 / 6.0;
+    p = p * r + 0.5;
+    p = p * r + 1.0;
+    p = p * r + 1.0;
+    h = -((-n) >> 1);
+    bits = (uint64_t) (h + 1023) << 52;
+    memcpy(&s1, &bits, 8);
+    bits = (uint64_t) (n - h + 1023) << 52;
+    memcpy(&s2, &bits, 8);
+    return p * s1 * s2;
+}
+
+/* e[k] = exp(d[k]) for d <= 0: the row's hot loop. On x86-64 a second
+   copy is compiled for AVX2 + FMA and picked at run time when the CPU has
+   them (the portable build targets SSE2 only); gcc vectorises the loop,
+   4 doubles at a time. */
+#define SKMAX_EXP_ARRAY(NAME) \
+    static void NAME(const double* d, double* e, int K) { \
+        int k; \
+        for (k = 0; k < K; k++) e[k] = skmax_exp_nonpos(d[k]); \
+    }
+
+SKMAX_EXP_ARRAY(skmax_exp_array_generic)
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define SKMAX_X86_DISPATCH 1
+__attribute__((target("avx2,fma"))) SKMAX_EXP_ARRAY(skmax_exp_array_avx2)
+
+/* -1: not checked yet; the module checks once at import, before any
+   kernel runs on several threads */
+static int skmax_cpu_avx2 = -1;
+
+static int skmax_has_avx2(void) {
+    if (skmax_cpu_avx2 < 0) {
+        __builtin_cpu_init();
+        skmax_cpu_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")
+                         && getenv("SKMAX_NO_AVX2") == NULL;
+    }
+    return skmax_cpu_avx2;
+}
+#else
+static int skmax_has_avx2(void) { return 0; }
+#endif
+
+static void skmax_exp_array(const double* d, double* e, int K) {
+#ifdef SKMAX_X86_DISPATCH
+    if (skmax_has_avx2()) {
+        skmax_exp_array_avx2(d, e, K);
+        return;
+    }
+#endif
+    skmax_exp_array_generic(d, e, K);
+}
+
+/* Sum of e[k] over every entry but e[skip] (a maximal one, equal to 1):
+   the "rest" of the row's sum without the cancellation of sum - 1.
+   Four accumulators break the dependency chain of the additions. */
+static double skmax_sum_rest(double* e, int K, int skip) {
+    double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0, kept = e[skip];
+    int k;
+    e[skip] = 0.0;
+    for (k = 0; k + 3 < K; k += 4) {
+        a0 += e[k];
+        a1 += e[k + 1];
+        a2 += e[k + 2];
+        a3 += e[k + 3];
+    }
+    for (; k < K; k++) a0 += e[k];
+    e[skip] = kept;
+    return (a0 + a1) + (a2 + a3);
+}
+
+#endif  /* SKMAX_FAST_EXP_H */

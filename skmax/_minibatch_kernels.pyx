@@ -1,0 +1,187 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""Compiled kernels of the minibatch solvers: the sampled softmax and the block
+updates of the parameters (gather, SGD step, Adam step).
+
+Design
+------
+1. Sampled softmax. A minibatch's logits are computed (by BLAS, in the caller)
+   only over its reduced column set: the union of the batch's true classes and
+   the distinct sampled candidates. Row i of the batch uses only::
+
+       R_i = {true_col[i]} U {cand_col[j] : not (remove_hits and cand_col[j] == true_col[i])}
+
+   (the true columns of the other rows are not part of R_i), with the
+   candidate logits corrected by ``log_q[j]`` (the log of the candidate's
+   expected count over its observed count) in the temperature-scaled space::
+
+       z_i0 = a_i,true / T,     z_ij = a_i,cand_j / T - log_q[j].
+
+2. The row loss and its gradient are those of ``_row_loss_grad`` (the shared
+   row function of ``_row_kernels.pxd``) on the compact row ``z_i`` with the
+   true class at position 0, so temperature, label smoothing and the focal
+   term mean the same as in the full softmax, over R_i (smoothing mass spread
+   uniformly over the |R_i| entries). Gradients are scattered back to the
+   columns (added when a column occurs twice in R_i, which happens only when
+   accidental hits are kept); unused columns get 0.
+3. Block updates touch rows ``rows`` of ``W`` (classes) and columns ``cols``
+   (features) only, so a sparse batch's step costs its block, never ``K x d``.
+   Block values are passed transposed, ``(len(cols), len(rows))``, the layout
+   of ``X_batch.T @ G``. Indices within ``rows`` and within ``cols`` must be
+   distinct. The dense case (all rows, all columns) and the intercept (one
+   column) go through the same kernels, so each update is written once.
+4. Updates compute in double and store in the parameters' dtype, like the row
+   kernels. Measured speeds live in ``docs/benchmarks.md``.
+"""
+
+from cython.parallel cimport parallel, prange, threadid
+from libc.stdlib cimport free
+
+from ._row_kernels cimport (
+    LossParams, _cache_lines, _row_loss_grad, _scratch, floating, skmax_has_avx2,
+)
+
+skmax_has_avx2()   # pick the exp copy once, at import, before any threaded call
+
+
+def sampled_loss_gradient(
+    floating[:, ::1] logits,    # IN: raw logits over the reduced columns; OUT: sw_i * dl_i/da_i (0 on unused columns)
+    const int[::1] true_col,    # IN: column of each row's true class
+    const int[::1] cand_col,    # IN: column of each distinct sampled candidate
+    const double[::1] log_q,    # IN: logQ correction of each candidate
+    const double[::1] sw,       # IN: sample weights
+    *,
+    double inv_T,
+    double eps,
+    double gamma,
+    bint remove_accidental_hits=True,
+    int n_threads=1,
+):
+    """Weighted sampled-softmax loss ``sum_i sw_i l_i`` of a block; gradient
+    with respect to the raw logits written into ``logits``."""
+    cdef Py_ssize_t i, n = logits.shape[0]
+    cdef int C = <int> logits.shape[1]
+    cdef int S = <int> cand_col.shape[0]
+    cdef int j, m, t, c
+    cdef double T = 1.0 / inv_T, total = 0.0
+    cdef LossParams lp = LossParams(inv_T=inv_T, eps=eps, gamma=gamma)
+    cdef double* buf
+    cdef floating* row
+    cdef char* scratch
+    # per thread: the row kernel's 2 (S + 1) doubles, then the compact row
+    cdef size_t stride = _cache_lines(2 * (S + 1) * sizeof(double) + (S + 1) * sizeof(floating))
+    if true_col.shape[0] != n or sw.shape[0] != n:
+        raise ValueError("true_col and sw must have one entry per row of logits")
+    if log_q.shape[0] != S:
+        raise ValueError("log_q must have one entry per candidate")
+    for i in range(n):
+        if true_col[i] < 0 or true_col[i] >= C:
+            raise ValueError("true_col out of range")
+    for j in range(S):
+        if cand_col[j] < 0 or cand_col[j] >= C:
+            raise ValueError("cand_col out of range")
+    if n == 0:
+        return 0.0
+    scratch = _scratch(n_threads, stride)
+    buf, row = NULL, NULL      # firstprivate in the parallel block
+    try:
+        with nogil, parallel(num_threads=n_threads):
+            buf = <double*> (scratch + stride * threadid())
+            row = <floating*> (buf + 2 * (S + 1))
+            for i in prange(n, schedule="static"):
+                t = true_col[i]
+                row[0] = logits[i, t]
+                m = 1
+                for j in range(S):
+                    c = cand_col[j]
+                    if remove_accidental_hits and c == t:
+                        continue
+                    row[m] = <floating> (logits[i, c] - T * log_q[j])
+                    m = m + 1
+                total += sw[i] * _row_loss_grad(
+                    row, NULL, buf, buf + S + 1, m, 0, sw[i], lp,
+                )
+                for j in range(C):
+                    logits[i, j] = 0
+                logits[i, t] = row[0]
+                m = 1
+                for j in range(S):
+                    c = cand_col[j]
+                    if remove_accidental_hits and c == t:
+                        continue
+                    logits[i, c] = logits[i, c] + row[m]
+                    m = m + 1
+    finally:
+        free(scratch)
+    return total
+
+
+# Block updates (note 3): block values transposed, distinct indices.
+
+
+def gather_block_t(
+    const floating[:, ::1] A,       # IN: (K, d)
+    const Py_ssize_t[::1] rows,     # IN: row indices
+    const Py_ssize_t[::1] cols,     # IN: column indices
+    floating[:, ::1] out,           # OUT: (len(cols), len(rows)), out[c, r] = A[rows[r], cols[c]]
+    int n_threads=1,
+):
+    cdef Py_ssize_t r, c, i, R = rows.shape[0], F = cols.shape[0]
+    if out.shape[0] != F or out.shape[1] != R:
+        raise ValueError("out must have shape (len(cols), len(rows))")
+    with nogil:
+        for r in prange(R, schedule="static", num_threads=n_threads):
+            i = rows[r]
+            for c in range(F):
+                out[c, r] = A[i, cols[c]]
+
+
+def adam_block_t(
+    floating[:, ::1] W,             # IN/OUT: parameters (K, d)
+    floating[:, ::1] m,             # IN/OUT: first moments (K, d)
+    floating[:, ::1] v,             # IN/OUT: second moments (K, d)
+    const Py_ssize_t[::1] rows,     # IN: distinct row indices
+    const Py_ssize_t[::1] cols,     # IN: distinct column indices
+    const floating[:, ::1] gt,      # IN: loss gradient of the block, transposed (len(cols), len(rows))
+    double lam,                     # L2 penalty: the gradient gets + lam * W
+    double lr,                      # step size (bias corrections included)
+    double beta1,
+    double beta2,
+    double eps,
+    int n_threads=1,
+):
+    """Lazy Adam step on the block ``W[rows][:, cols]``, in place."""
+    cdef Py_ssize_t r, c, i, j, R = rows.shape[0], F = cols.shape[0]
+    cdef double g, w, mm, vv
+    if gt.shape[0] != F or gt.shape[1] != R:
+        raise ValueError("gt must have shape (len(cols), len(rows))")
+    with nogil:
+        for r in prange(R, schedule="static", num_threads=n_threads):
+            i = rows[r]
+            for c in range(F):
+                j = cols[c]
+                w = W[i, j]
+                g = gt[c, r] + lam * w
+                mm = beta1 * m[i, j] + (1.0 - beta1) * g
+                vv = beta2 * v[i, j] + (1.0 - beta2) * g * g
+                m[i, j] = <floating> mm
+                v[i, j] = <floating> vv
+                W[i, j] = <floating> (w - lr * mm / (vv ** 0.5 + eps))
+
+
+def axpy_block_t(
+    floating[:, ::1] W,             # IN/OUT: (K, d)
+    const Py_ssize_t[::1] rows,     # IN: distinct row indices
+    const Py_ssize_t[::1] cols,     # IN: distinct column indices
+    const floating[:, ::1] gt,      # IN: block values, transposed (len(cols), len(rows))
+    double scale,
+    int n_threads=1,
+):
+    """``W[rows[r], cols[c]] += scale * gt[c, r]`` in place."""
+    cdef Py_ssize_t r, c, i, R = rows.shape[0], F = cols.shape[0]
+    if gt.shape[0] != F or gt.shape[1] != R:
+        raise ValueError("gt must have shape (len(cols), len(rows))")
+    with nogil:
+        for r in prange(R, schedule="static", num_threads=n_threads):
+            i = rows[r]
+            for c in range(F):
+                W[i, cols[c]] = <floating> (W[i, cols[c]] + scale * gt[c, r])

@@ -1,0 +1,321 @@
+"""Compiled kernels against the numpy oracle ``tests/reference.py``.
+
+float64 agrees to ~1e-12 and float32 to ~1e-5 relative, for 1, 2 and 3 threads;
+extreme logits stay finite.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+from cases import OPTIONS, RTOL, random_logits, random_options
+
+from skmax import _kernels, _minibatch_kernels, _temperature_kernels
+
+import reference as ref
+from reference import row_gradients, row_hessp, row_losses
+
+THREADS = [1, 2, 3]
+
+
+def _params(T, eps, gamma):
+    return dict(inv_T=1.0 / T, eps=eps, gamma=gamma)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("options", OPTIONS + random_options(6))
+@pytest.mark.parametrize("K", [2, 3, 17])
+@pytest.mark.parametrize("n_threads", [1, 2, 3])
+def test_kernel_matches_reference(dtype, options, K, n_threads):
+    T, eps, gamma = options
+    a, y, sw = random_logits(50, K, dtype)
+    raw, proba = a.copy(), np.empty_like(a)
+    total = _kernels.loss_gradient(raw, y, sw, proba, n_threads=n_threads,
+                                   **_params(T, eps, gamma))
+    a64 = a.astype(np.float64)
+    rtol = RTOL[dtype]
+    np.testing.assert_allclose(total, sw @ row_losses(a64, y, T, eps, gamma), rtol=rtol)
+    grad_ref = sw[:, None] * row_gradients(a64, y, T, eps, gamma)
+    np.testing.assert_allclose(raw, grad_ref, rtol=rtol, atol=rtol * np.abs(grad_ref).max())
+    p_ref = np.exp(a64 / T - a64.max(1, keepdims=True) / T)
+    p_ref /= p_ref.sum(1, keepdims=True)
+    np.testing.assert_allclose(proba, p_ref, rtol=rtol, atol=1e-300)
+    assert raw.dtype == dtype and proba.dtype == dtype
+
+
+@pytest.mark.parametrize("options", OPTIONS)
+def test_reference_gradient_matches_finite_differences(options):
+    T, eps, gamma = options
+    a, y, _ = random_logits(6, 5, np.float64)
+    h = 1e-6
+    fd = np.empty_like(a)
+    for j in range(a.shape[1]):
+        e = np.zeros_like(a)
+        e[:, j] = h
+        diff = row_losses(a + e, y, T, eps, gamma) - row_losses(a - e, y, T, eps, gamma)
+        fd[:, j] = diff / (2 * h)
+    np.testing.assert_allclose(row_gradients(a, y, T, eps, gamma), fd, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("T", [1.0, 0.6, 3.0])
+@pytest.mark.parametrize("n_threads", [1, 2, 3])
+def test_hessp_kernel_matches_reference(dtype, T, n_threads):
+    a, y, sw = random_logits(40, 6, dtype, seed=1)
+    v = np.random.default_rng(2).normal(size=a.shape).astype(dtype)
+    proba = np.empty_like(a)
+    _kernels.loss_gradient(a.copy(), y, sw, proba, **_params(T, 0.1, 0.0))
+    out = v.copy()
+    _kernels.hessp(out, proba, sw, 1.0 / T, n_threads)
+    ref = sw[:, None] * row_hessp(a.astype(np.float64), v.astype(np.float64), T)
+    np.testing.assert_allclose(out, ref, rtol=RTOL[dtype], atol=RTOL[dtype] * np.abs(ref).max())
+
+
+def test_dense_sweep_rejects_mismatched_buffers():
+    X = np.ones((10, 3))
+    sw, y = np.ones(10), np.zeros(10, dtype=np.int32)
+    ok = dict(acc_W=np.zeros((2, 2, 3)), acc_b=np.zeros((2, 2)),
+              bounds=np.array([0, 5, 10], dtype=np.intp), block_rows=4)
+    W, b = np.ones((2, 3)), np.zeros(2)
+    assert _kernels.dense_sweep(X, W, b, y, sw, None, **ok) > 0
+    bad = [dict(acc_W=np.zeros((1, 2, 3))), dict(acc_b=np.zeros((1, 2))),
+           dict(bounds=np.array([0, 5, 9], dtype=np.intp))]
+    for change in bad:
+        with pytest.raises(ValueError):
+            _kernels.dense_sweep(X, W, b, y, sw, None, **{**ok, **change})
+    with pytest.raises(ValueError, match="proba"):
+        _kernels.dense_sweep(X, W, b, y, sw, None, **ok, hessian=True)
+    with pytest.raises(ValueError, match="block_rows"):
+        _kernels.dense_sweep(X, W, b, y, sw, None, **{**ok, "block_rows": 0})
+    with pytest.raises(ValueError):
+        _kernels.dense_sweep(X, np.ones((2, 4)), b, y, sw, None, **ok)
+
+
+@pytest.mark.parametrize("dtype, big", [(np.float64, 1e300), (np.float32, 3e38)])
+@pytest.mark.parametrize("options", OPTIONS)
+def test_extreme_logits_stay_finite(dtype, big, options):
+    T, eps, gamma = options
+    a = np.array([[big, -big, 0.0], [-big, big, big], [0.0, 0.0, -big], [big, big, big]],
+                 dtype=dtype)
+    y = np.array([0, 0, 2, 1], dtype=np.int32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for take_log in (False, True):
+            out = a.copy()
+            _kernels.softmax(out, 1.0 / T, take_log, 2)
+            assert np.all(np.isfinite(out))
+            if not take_log:
+                np.testing.assert_allclose(out.sum(1), 1.0, rtol=1e-6)
+        raw = a.copy()
+        total = _kernels.loss_gradient(raw, y, np.ones(4), **_params(T, eps, gamma))
+    assert np.isfinite(total) and np.all(np.isfinite(raw))
+    # a confident, correct row has (almost) zero loss and gradient
+    assert np.abs(raw[0]).max() <= (eps + 1e-6) / T
+
+
+def test_log_softmax_keeps_precision_of_tiny_probabilities():
+    out = np.array([[0.0, -800.0]])
+    _kernels.softmax(out, 1.0, True, 1)
+    np.testing.assert_allclose(out, [[0.0, -800.0]], rtol=1e-15)
+    p = np.array([[0.0, -40.0]])
+    _kernels.softmax(p, 1.0, False, 1)
+    np.testing.assert_allclose(p[0, 1], np.exp(-40.0) / (1 + np.exp(-40.0)), rtol=1e-14)
+
+
+def test_openmp_info():
+    assert _kernels.openmp_max_threads() >= 1
+    assert isinstance(_kernels.built_with_openmp(), bool)
+
+
+def test_exp_dispatch_copies_agree():
+    # the AVX2 + FMA copy of the exp loop (picked at run time on x86-64) and the
+    # portable copy (forced with SKMAX_NO_AVX2) give the same kernel results
+    import json
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import json, numpy as np\n"
+        "from skmax import _kernels\n"
+        "rng = np.random.default_rng(0)\n"
+        "a = rng.normal(scale=30, size=(50, 17)); y = rng.integers(0, 17, 50).astype(np.int32)\n"
+        "p = np.empty_like(a)\n"
+        "v = _kernels.loss_gradient(a, y, np.ones(50), p, inv_T=0.7, eps=0.1, gamma=0.0)\n"
+        "print(json.dumps([_kernels.exp_uses_avx2(), v, a.tolist(), p.tolist()]))\n"
+    )
+    env = dict(os.environ, SKMAX_NO_AVX2="1")
+    # run beside the skmax this process imported (installed or built in place),
+    # not beside a source tree without the compiled module
+    here = os.path.dirname(os.path.dirname(os.path.abspath(_kernels.__file__)))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=env, cwd=here, check=True).stdout
+    avx2, value, grad, proba = json.loads(out)
+    assert avx2 is False
+    rng = np.random.default_rng(0)
+    a = rng.normal(scale=30, size=(50, 17))
+    y = rng.integers(0, 17, 50).astype(np.int32)
+    p = np.empty_like(a)
+    v = _kernels.loss_gradient(a, y, np.ones(50), p, inv_T=0.7, eps=0.1, gamma=0.0)
+    np.testing.assert_allclose(v, value, rtol=1e-14)
+    np.testing.assert_allclose(a, grad, rtol=1e-13, atol=1e-300)
+    np.testing.assert_allclose(p, proba, rtol=1e-13, atol=1e-300)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_kernels_agree_for_every_thread_count(dtype):
+    # every thread writes its own slice of one scratch buffer; 0 means
+    # OpenMP's default team (the buffer is sized for it)
+    a, y, sw = random_logits(203, 13, dtype, seed=3)
+    cand = np.array([0, 2, 5, 7, 11], dtype=np.int32)
+    log_q = np.linspace(-1.0, 1.0, len(cand))
+
+    def run(n_threads):
+        grad = a.copy()
+        loss = _kernels.loss_gradient(grad, y, sw, None, inv_T=0.7, eps=0.1, gamma=1.5,
+                                      n_threads=n_threads)
+        proba = a.copy()
+        _kernels.softmax(proba, 0.7, False, n_threads)
+        nll = _temperature_kernels.temperature_nll(a, y, sw, 0.7, n_threads)
+        sampled = a.copy()
+        sampled_loss = _minibatch_kernels.sampled_loss_gradient(
+            sampled, np.minimum(y, 12).astype(np.int32), cand, log_q, sw, inv_T=0.7, eps=0.1,
+            gamma=1.5, n_threads=n_threads)
+        return [loss, grad, proba, *nll, sampled_loss, sampled]
+
+    serial = run(1)
+    for n_threads in (0, 2, 3, 8):
+        for got, want in zip(run(n_threads), serial):
+            np.testing.assert_allclose(got, want, rtol=RTOL[dtype] * 10)
+
+
+def _sampled_problem(dtype, n=30, C=9, seed=4):
+    """Logits over C reduced columns, true columns, and candidates that include
+    some rows' true columns (accidental hits)."""
+    rng = np.random.default_rng(seed)
+    a = (rng.normal(size=(n, C)) * 3).astype(dtype)
+    true_col = rng.integers(0, C, n).astype(np.int32)
+    cand_col = np.array([0, 2, 3, 5, 8], dtype=np.int32)
+    log_q = rng.normal(size=len(cand_col))
+    sw = rng.uniform(0.2, 2.0, n)
+    return a, true_col, cand_col, log_q, sw
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("options", OPTIONS)
+@pytest.mark.parametrize("remove", [True, False])
+@pytest.mark.parametrize("n_threads", THREADS)
+def test_sampled_kernel_matches_reference(dtype, options, remove, n_threads):
+    T, eps, gamma = options
+    a, true_col, cand_col, log_q, sw = _sampled_problem(dtype)
+    G = a.copy()
+    total = _minibatch_kernels.sampled_loss_gradient(
+        G, true_col, cand_col, log_q, sw, remove_accidental_hits=remove,
+        n_threads=n_threads, **_params(T, eps, gamma))
+    losses, grads = ref.sampled_row_losses_gradients(
+        a.astype(np.float64), true_col, cand_col, log_q, T, eps, gamma, remove)
+    rtol = RTOL[dtype]
+    np.testing.assert_allclose(total, sw @ losses, rtol=rtol)
+    want = sw[:, None] * grads
+    np.testing.assert_allclose(G, want, rtol=rtol, atol=rtol * np.abs(want).max())
+    assert G.dtype == dtype
+
+
+@pytest.mark.parametrize("dtype, big", [(np.float64, 1e300), (np.float32, 3e38)])
+def test_sampled_kernel_extreme_logits_stay_finite(dtype, big):
+    a = np.array([[big, -big, 0.0], [-big, big, big]], dtype=dtype)
+    G = a.copy()
+    total = _minibatch_kernels.sampled_loss_gradient(
+        G, np.array([0, 1], dtype=np.int32), np.array([1, 2], dtype=np.int32), np.zeros(2),
+        np.ones(2), **_params(0.7, 0.1, 1.5))
+    assert np.isfinite(total) and np.all(np.isfinite(G))
+
+
+def test_sampled_kernel_rejects_out_of_range_columns():
+    a, true_col, cand_col, log_q, sw = _sampled_problem(np.float64)
+    with pytest.raises(ValueError, match="cand_col"):
+        _minibatch_kernels.sampled_loss_gradient(
+            a, true_col, cand_col + 9, log_q, sw, **_params(1.0, 0.0, 0.0))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("beta", [0.05, 0.7, 3.0])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("n_threads", THREADS)
+def test_temperature_nll_matches_reference(dtype, beta, weighted, n_threads):
+    a, y, sw = random_logits(60, 7, dtype, scale=4.0, seed=5)
+    sw = sw if weighted else None
+    got = _temperature_kernels.temperature_nll(a, y, sw, beta, n_threads)
+    want = ref.temperature_nll(a, y, sw, beta)
+    # F' and F'' are sums of terms of both signs: compare at the scale of the terms
+    scale = ref.temperature_nll(np.abs(a), y, sw, beta)
+    for g, w, s in zip(got, want, scale):
+        np.testing.assert_allclose(g, w, rtol=RTOL[dtype], atol=RTOL[dtype] * abs(s))
+
+
+def test_reference_temperature_derivatives_match_finite_differences():
+    a, y, sw = random_logits(20, 5, np.float64, seed=6)
+    h = 1e-5
+    f, g, H = ref.temperature_nll(a, y, sw, 0.8)
+    fp, gp, _ = ref.temperature_nll(a, y, sw, 0.8 + h)
+    fm, gm, _ = ref.temperature_nll(a, y, sw, 0.8 - h)
+    np.testing.assert_allclose(g, (fp - fm) / (2 * h), rtol=1e-7)
+    np.testing.assert_allclose(H, (gp - gm) / (2 * h), rtol=1e-7)
+
+
+@pytest.mark.parametrize("dtype, big", [(np.float64, 1e300), (np.float32, 3e38)])
+def test_temperature_nll_extreme_scores_stay_finite(dtype, big):
+    a = np.array([[big, -big, 0.0], [0.0, big, big]], dtype=dtype)
+    values = _temperature_kernels.temperature_nll(a, np.array([0, 2], dtype=np.int32), None, 1.0)
+    assert np.all(np.isfinite(values))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n_threads", THREADS)
+def test_row_spread_matches_numpy(dtype, n_threads):
+    a, _, _ = random_logits(50, 6, dtype, seed=7)
+    out = np.empty(50)
+    _temperature_kernels.row_spread(a, out, n_threads)
+    np.testing.assert_array_equal(out, np.ptp(a.astype(np.float64), axis=1))
+
+
+def _block_problem(dtype, seed=8):
+    rng = np.random.default_rng(seed)
+    W = rng.normal(size=(6, 9)).astype(dtype)
+    m = rng.normal(size=W.shape).astype(dtype)
+    v = rng.uniform(0.0, 2.0, size=W.shape).astype(dtype)
+    rows = np.array([4, 0, 2], dtype=np.intp)
+    cols = np.array([1, 8, 3, 5], dtype=np.intp)
+    gT = rng.normal(size=(len(cols), len(rows))).astype(dtype)
+    return W, m, v, rows, cols, gT
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n_threads", THREADS)
+def test_block_updates_match_reference(dtype, n_threads):
+    W, m, v, rows, cols, gT = _block_problem(dtype)
+    rtol = RTOL[dtype]
+    out = np.empty_like(gT)
+    _minibatch_kernels.gather_block_t(W, rows, cols, out, n_threads)
+    np.testing.assert_array_equal(out, W[np.ix_(rows, cols)].T)
+
+    W1 = W.copy()
+    _minibatch_kernels.axpy_block_t(W1, rows, cols, gT, -0.3, n_threads)
+    np.testing.assert_allclose(W1, ref.sgd_block_update(W, rows, cols, gT, -0.3), rtol=rtol)
+
+    W2, m2, v2 = W.copy(), m.copy(), v.copy()
+    args = (0.05, 0.01, 0.9, 0.999, 1e-8)    # lam, lr, beta1, beta2, eps
+    _minibatch_kernels.adam_block_t(W2, m2, v2, rows, cols, gT, *args, n_threads)
+    for got, want in zip((W2, m2, v2), ref.adam_block_update(W, m, v, rows, cols, gT, *args)):
+        np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol * np.abs(want).max())
+    untouched = np.ones(W.shape, dtype=bool)
+    untouched[np.ix_(rows, cols)] = False
+    np.testing.assert_array_equal(W2[untouched], W[untouched])
+
+
+def test_block_updates_reject_mismatched_blocks():
+    W, m, v, rows, cols, gT = _block_problem(np.float64)
+    with pytest.raises(ValueError, match="gt"):
+        _minibatch_kernels.axpy_block_t(W, rows, cols, gT.T.copy(), 1.0)
+    with pytest.raises(ValueError, match="gt"):
+        _minibatch_kernels.adam_block_t(W, m, v, rows, cols[:2], gT, 0.0, 0.1, 0.9, 0.999, 1e-8)
