@@ -58,11 +58,13 @@ _MAX_CG_STEPS = 200
 _CG_MODEL_RTOL = 0.75
 
 
-def _warn_not_converged(solver, n_iter, message):
+_DEFAULT_ADVICE = ("Increase the number of iterations (max_iter) or scale the data "
+                   "(e.g. with StandardScaler).")
+
+
+def _warn_not_converged(solver, n_iter, message, advice=_DEFAULT_ADVICE):
     warnings.warn(
-        f"{solver} failed to converge after {n_iter} iteration(s): {message}. "
-        "Increase the number of iterations (max_iter) or scale the data "
-        "(e.g. with StandardScaler).",
+        f"{solver} failed to converge after {n_iter} iteration(s): {message}. {advice}",
         ConvergenceWarning,
         stacklevel=3,
     )
@@ -191,7 +193,7 @@ def minimize_newton_cg(objective, coef0, *, tol, max_iter, verbose=0):
 
     coef = np.array(coef0, dtype=np.float64)
     fval, grad = tracker.fun(coef)
-    message = "gradient above tol"
+    message, advice = "gradient above tol", _DEFAULT_ADVICE
     while tracker.n_iter < max_iter and tracker.gradient_max() > tol:
         direction, _ = _truncated_cg(
             partial(objective.hessp, coef, dtype=product_dtype), grad, max_steps)
@@ -204,13 +206,28 @@ def minimize_newton_cg(objective, coef0, *, tol, max_iter, verbose=0):
         if alpha is None:
             message = "the line search found no decrease (gradient at rounding level)"
             break
-        coef = coef + alpha * direction
+        new_coef = coef + alpha * direction
+        if _same_at_precision(new_coef, coef, objective.dtype):
+            # the objective would see the same coefficients again: no later
+            # step can do better, however many iterations remain
+            message = (f"the step no longer changes the coefficients at the "
+                       f"{objective.dtype.name} precision of X (largest gradient entry "
+                       f"{tracker.gradient_max():.3g}, tol={tol:.3g})")
+            advice = f"Use a tol above {tracker.gradient_max():.2g}" + (
+                " or float64 X." if objective.dtype == np.float32 else ".")
+            break
+        coef = new_coef
         fval, grad = tracker.at(coef)
         tracker.callback(None)
     n_iter = tracker.n_iter
     if tracker.gradient_max() > tol:
-        _warn_not_converged("newton-cg", n_iter, message)
+        _warn_not_converged("newton-cg", n_iter, message, advice)
     return coef, n_iter
+
+
+def _same_at_precision(a, b, dtype):
+    """Whether ``a`` and ``b`` round to the same values in ``dtype``."""
+    return np.array_equal(a.astype(dtype), b.astype(dtype))
 
 
 FULL_BATCH_SOLVERS = {"lbfgs": minimize_lbfgs, "newton-cg": minimize_newton_cg}

@@ -40,6 +40,13 @@ _PARAMS = {
 }
 
 
+def _row_sum_tolerance(P):
+    """Largest accepted ``|sum_k p_ik - 1|``: float32 rounding whatever the
+    dtype (probabilities computed in float32 and cast to float64 are common),
+    wider for many float32 columns."""
+    return max(1e-6, 8 * P.shape[1] * np.finfo(P.dtype).eps)
+
+
 def _check_inputs(y_true, y_prob, sample_weight, labels):
     """Validated ``(y_true, P (n x K float64), weights, labels)``."""
     y_true = column_or_1d(y_true)
@@ -53,9 +60,8 @@ def _check_inputs(y_true, y_prob, sample_weight, labels):
         raise ValueError("y_true and y_prob are empty.")
     if P.min() < 0 or P.max() > 1:
         raise ValueError("y_prob contains values outside [0, 1].")
-    tol = np.sqrt(np.finfo(P.dtype).eps)
     dev = np.abs(P.sum(axis=1, dtype=np.float64) - 1.0)
-    if dev.max() > tol:
+    if dev.max() > _row_sum_tolerance(P):
         raise ValueError(
             f"The rows of y_prob must sum to 1 (largest deviation {dev.max():.3g})."
         )
