@@ -23,7 +23,16 @@ class _Tracker:
         self.last_x = None
 
     def fun(self, coef):
-        value, grad = self.objective.loss_gradient(coef, keep_proba=self.keep_proba)
+        # an overflow is reported once, below, with what to do about it
+        with np.errstate(over="ignore", invalid="ignore"):
+            value, grad = self.objective.loss_gradient(coef, keep_proba=self.keep_proba)
+        if not (np.isfinite(value) and np.all(np.isfinite(grad))):
+            raise ValueError(
+                f"The objective overflowed at iteration {self.n_iter}: the features are "
+                f"too large for {np.dtype(self.objective.dtype).name} arithmetic "
+                "(or the penalty too strong for their scale). Scale the data (e.g. with "
+                "StandardScaler)" + (" or fit in float64." if self.objective.dtype == np.float32
+                                     else "."))
         self.last = (value, grad)
         self.last_x = np.array(coef, copy=True)
         return value, grad
