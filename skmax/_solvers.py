@@ -8,6 +8,8 @@ import numpy as np
 from scipy.optimize import line_search, minimize
 from sklearn.exceptions import ConvergenceWarning
 
+from ._warnings import warn
+
 
 class _Tracker:
     """Wraps ``objective.loss_gradient``; remembers the last evaluation point and
@@ -72,11 +74,8 @@ _DEFAULT_ADVICE = ("Increase the number of iterations (max_iter) or scale the da
 
 
 def _warn_not_converged(solver, n_iter, message, advice=_DEFAULT_ADVICE):
-    warnings.warn(
-        f"{solver} failed to converge after {n_iter} iteration(s): {message}. {advice}",
-        ConvergenceWarning,
-        stacklevel=3,
-    )
+    warn(f"{solver} failed to converge after {n_iter} iteration(s): {message}. {advice}",
+         ConvergenceWarning)
 
 
 def minimize_lbfgs(objective, coef0, *, tol, max_iter, verbose=0):
