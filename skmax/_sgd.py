@@ -40,7 +40,7 @@ costs ``O(batch x touched classes x touched features)``, never ``O(K d)``.
   approximation of the objective, documented in ``docs/sampled_softmax.md``.
 """
 
-import warnings
+import time
 
 import numpy as np
 import scipy.sparse as sp
@@ -52,8 +52,22 @@ from ._minibatch_kernels import adam_block_t, axpy_block_t, gather_block_t
 from ._prediction import predict_index
 from ._sampling import CandidateSampler
 from ._threads import limit_blas_threads, threads_for
+from ._warnings import warn
 
 _BETA1, _BETA2, _ADAM_EPS = 0.9, 0.999, 1e-8
+
+# What a solver needs to continue (partial_fit) besides its random streams and
+# history: kept by the estimator as arrays and plain values only, so that a
+# fitted model persists (skops) without trusting private types.
+_STATE_FIELDS = ("solver", "V", "b", "alpha", "t", "fit_intercept", "counts",
+                 "mW", "vW", "mb", "vb")
+
+
+def _generator(saved):
+    """A numpy Generator in the bit-generator state ``saved``."""
+    bit_generator = getattr(np.random, saved["bit_generator"])()
+    bit_generator.state = saved
+    return np.random.Generator(bit_generator)
 
 
 class StochasticSolver:
@@ -106,6 +120,30 @@ class StochasticSolver:
         if self.alpha == 1.0 and not copy:
             return self.V, self.b.copy()
         return self.alpha * self.V, self.b.copy()
+
+    def state(self):
+        """Everything :meth:`from_state` needs to continue, as arrays and plain
+        values (the arrays are shared with the solver, not copied)."""
+        state = {name: getattr(self, name) for name in _STATE_FIELDS if hasattr(self, name)}
+        state.update(
+            alpha=float(self.alpha), t=int(self.t), dtype=self.dtype.name,
+            rngs=[rng.bit_generator.state for rng in (self.shuffle_rng, self.sample_rng)],
+            history=self.history.as_dict(),
+        )
+        return state
+
+    @classmethod
+    def from_state(cls, state):
+        """The solver that :meth:`state` described, sharing its arrays; the
+        hyper-parameters come from :func:`configure_solver`."""
+        solver = cls.__new__(cls)
+        for name in _STATE_FIELDS:
+            if name in state:
+                setattr(solver, name, state[name])
+        solver.dtype = np.dtype(state["dtype"])
+        solver.shuffle_rng, solver.sample_rng = map(_generator, state["rngs"])
+        solver.history = EpochHistory.from_dict(state["history"])
+        return solver
 
     def _normalise_scale(self):
         if self.alpha != 1.0:
@@ -255,6 +293,16 @@ class EpochHistory:
         self.n_iter = 0
         self.t = 0
 
+    def as_dict(self):
+        return {name: float(v) if isinstance(v, np.floating) else v
+                for name, v in vars(self).items()}
+
+    @classmethod
+    def from_dict(cls, values):
+        history = cls.__new__(cls)
+        history.__dict__.update(values)
+        return history
+
 
 def batch_size_for(batch_size, n_samples):
     """Minibatch size for ``batch_size`` ('auto': ``min(200, n_samples)``)."""
@@ -313,22 +361,33 @@ def run_epochs(solver, X, y, sw, n_epochs, *, C, tol, batch_size, shuffle, n_ite
     """Run up to ``n_epochs`` epochs with MLPClassifier's stopping rule, recording
     them in ``solver.history``; with ``validation`` the best weights are kept."""
     history = solver.history
+    if validation is None and history.best_loss is None:
+        # partial_fit after a fit with early stopping: the loss is tracked from here
+        history.best_loss = np.inf
     S = float(sw.sum())
     lam = 0.0 if np.isinf(C) else 1.0 / (C * S)
     batch_size = batch_size_for(batch_size, X.shape[0])
     best = None
+    start = time.perf_counter()
     for _ in range(n_epochs):
-        total = solver.epoch(X, y, sw, batch_size, shuffle, lam)
-        loss = total / S + lam * solver.penalty()
+        with np.errstate(over="ignore", invalid="ignore"):   # reported below
+            total = solver.epoch(X, y, sw, batch_size, shuffle, lam)
+            loss = total / S + lam * solver.penalty()
+        if not np.isfinite(loss):
+            raise ValueError(
+                f"The minibatch solver diverged in epoch {history.n_iter + 1} (the loss "
+                "is not finite): the features are too large for the "
+                f"{solver.dtype.name} arithmetic, or learning_rate_init is too large. "
+                "Scale the data (e.g. with StandardScaler) or lower learning_rate_init.")
         history.n_iter += 1
         history.t += X.shape[0]
         history.loss_curve.append(loss)
-        if verbose:
-            print(f"Iteration {history.n_iter}, loss = {loss:.8f}")
+        progress = f"Iteration {history.n_iter}, loss = {loss:.8f}"
         if validation is not None:
             X_val, y_val, sw_val = validation
             pred = solver.predict_index(X_val)
             score = float(np.sum(sw_val * (pred == y_val)) / np.sum(sw_val))
+            progress += f", validation score = {score:.6f}"
             history.validation_scores.append(score)
             if score < history.best_validation_score + tol:
                 history.no_improvement_count += 1
@@ -343,6 +402,8 @@ def run_epochs(solver, X, y, sw, n_epochs, *, C, tol, batch_size, shuffle, n_ite
             else:
                 history.no_improvement_count = 0
             history.best_loss = min(history.best_loss, loss)
+        if verbose:
+            print(f"{progress}, elapsed {time.perf_counter() - start:.3f} s")
         if incremental:
             break
         if history.no_improvement_count > n_iter_no_change:
@@ -353,12 +414,8 @@ def run_epochs(solver, X, y, sw, n_epochs, *, C, tol, batch_size, shuffle, n_ite
             break
     else:
         if not incremental and n_epochs > 0:
-            warnings.warn(
-                f"Stochastic optimizer: maximum iterations ({max_iter}) reached "
-                "and the optimization hasn't converged yet.",
-                ConvergenceWarning,
-                stacklevel=4,
-            )
+            warn(f"Stochastic optimizer: maximum iterations ({max_iter}) reached "
+                 "and the optimization hasn't converged yet.", ConvergenceWarning)
     if best is not None:
         solver.V, solver.b, solver.alpha = best[0].astype(solver.dtype), best[1], 1.0
 

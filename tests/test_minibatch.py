@@ -11,7 +11,7 @@ from sklearn.preprocessing import StandardScaler
 
 from skmax import SoftmaxClassifier
 from skmax._loss import SoftmaxLoss
-from skmax._sgd import batch_size_for, new_solver, run_epochs
+from skmax._sgd import StochasticSolver, batch_size_for, new_solver, run_epochs
 
 
 def _data(n=300, K=4, seed=0):
@@ -156,7 +156,7 @@ def test_early_stopping_scores_with_the_estimator_prediction():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         clf.fit(X, y)
-    assert clf._stochastic.alpha != 1.0         # the lazy scale is applied
-    np.testing.assert_array_equal(clf.classes_[clf._stochastic.predict_index(X)],
-                                  clf.predict(X))
+    solver = StochasticSolver.from_state(clf._stochastic)
+    assert solver.alpha != 1.0         # the lazy scale is applied
+    np.testing.assert_array_equal(clf.classes_[solver.predict_index(X)], clf.predict(X))
 
