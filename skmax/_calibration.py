@@ -47,6 +47,7 @@ from sklearn.utils.validation import (
 
 from ._loss import SoftmaxLoss
 from ._threads import n_threads_from_n_jobs
+from ._warnings import warn
 
 __all__ = [
     "TemperatureCalibrator",
@@ -61,6 +62,10 @@ PROBA_FLOOR = 1e-12
 #: where ``scale`` is the largest within-row spread ``max_k a_ik - min_k a_ik`` of
 #: the training scores (so the bounds follow the units of the scores).
 TEMPERATURE_RANGE = 1e6
+
+# Score spreads and temperatures in this range are used as they are; outside
+# it the scores are rescaled by a power of two (see _rescale).
+_SAFE_SCALE = (2.0**-100, 2.0**100)
 
 # Rows of the strided subset used to warm-start the Newton iteration on large inputs.
 _WARM_START_ROWS = 16384
@@ -262,24 +267,37 @@ class TemperatureFit(NamedTuple):
     status: str | None
 
 
-def _rescale_overflow(logits, sw, n_threads):
-    """``(logits, scale, factor)``: ``scale`` is the largest within-row spread of
-    the rows with positive weight. Float64 scores near +-DBL_MAX make the spread
-    overflow; they are then multiplied by ``factor`` (a power of two, exact) into
-    a new array, and the caller divides the fitted temperature by it."""
-    n = logits.shape[0]
-    spread = np.empty(n, dtype=np.float64)
+def _rescale(logits, sw, n_threads):
+    """``(logits, scale, k)``: the logits times ``2**k`` and their largest
+    within-row spread ``scale`` over the rows with positive weight.
+
+    ``k = 0`` (the logits as given, no copy) while the spread lies in
+    ``_SAFE_SCALE``; otherwise a new array whose spread is in [0.5, 1): the
+    temperature is fitted in this rescaled variable and scaled back by the
+    caller. Tiny scores would make the NLL's curvature in ``beta`` underflow,
+    huge ones overflow ``1 / spread`` (or the spread itself); a power of two
+    keeps the scaling exact.
+    """
+    spread = _largest_spread(logits, sw, n_threads)
+    if spread == 0.0 or _SAFE_SCALE[0] <= spread <= _SAFE_SCALE[1]:
+        return logits, spread, 0
+    k = 0
+    if not np.isfinite(spread):
+        # float64 scores near +-DBL_MAX: a_k - max overflows
+        k = -8
+        spread = _largest_spread(np.ldexp(logits, k), sw, n_threads)
+    k -= int(np.frexp(spread)[1])
+    logits = np.ldexp(logits, k)
+    return logits, _largest_spread(logits, sw, n_threads), k
+
+
+def _largest_spread(logits, sw, n_threads):
+    """Largest ``max_k a_ik - min_k a_ik`` over the rows with positive weight."""
+    spread = np.empty(logits.shape[0], dtype=np.float64)
     SoftmaxLoss(n_threads=n_threads).row_spread(logits, spread)
     if sw is not None:
         spread = spread[sw > 0]
-    scale = float(spread.max()) if spread.size else 0.0
-    if np.isfinite(scale):
-        return logits, scale, 1.0
-    factor = 2.0**-8
-    logits = logits * factor
-    SoftmaxLoss(n_threads=n_threads).row_spread(logits, spread if sw is None else np.empty(n))
-    scale = float(np.max(spread)) if sw is None else scale * factor
-    return logits, scale, factor
+    return float(spread.max()) if spread.size else 0.0
 
 
 def _is_separable(logits, y_enc, sw):
@@ -372,7 +390,8 @@ class TemperatureCalibrator(TransformerMixin, BaseEstimator):
     temperature_ : float
         The fitted temperature ``T`` (``beta_ = 1 / T``).
     beta_ : float
-        The inverse temperature.
+        The inverse temperature (``inf`` for a temperature below
+        ``1 / DBL_MAX``, as subnormal scores give).
     nll_ : float
         The weighted mean negative log-likelihood at ``temperature_``.
     n_iter_ : int
@@ -471,7 +490,8 @@ class TemperatureCalibrator(TransformerMixin, BaseEstimator):
             labels.dtype.kind in "iub"
             or (labels.dtype.kind == "f" and np.all(labels == np.round(labels)))
         ) and labels.min() >= 0 and labels.max() < K:
-            return np.arange(K, dtype=labels.dtype)
+            # bool labels index the columns as 0 and 1 (integer classes)
+            return np.arange(K, dtype=np.intp if labels.dtype.kind == "b" else labels.dtype)
         if n_cols == 1:
             raise ValueError(
                 f"Scores with 1 feature(s) are a binary score but y has {len(labels)} "
@@ -536,18 +556,18 @@ class TemperatureCalibrator(TransformerMixin, BaseEstimator):
 
         logits = _to_logits(S, kind, copy=False)  # read only below
         n_threads = n_threads_from_n_jobs(None)   # small inputs: fewer (SoftmaxLoss)
-        logits, scale, factor = _rescale_overflow(logits, sw, n_threads)
-        fit = fit_temperature(logits, y_enc, sw, scale, n_threads, beta0=1.0 / factor)
+        logits, scale, k = _rescale(logits, sw, n_threads)
+        # beta = 1 in the units of the scores, clipped to the search range
+        fit = fit_temperature(logits, y_enc, sw, scale, n_threads,
+                              beta0=float(np.ldexp(1.0, max(-1000, min(-k, 1000)))))
+        temperature = float(np.ldexp(1.0 / fit.beta, -k))
         if fit.status is not None:
-            warnings.warn(
-                _STATUS_MESSAGES[fit.status].format(T=factor / fit.beta),
-                TemperatureScalingWarning,
-                stacklevel=2,
-            )
+            warn(_STATUS_MESSAGES[fit.status].format(T=temperature), TemperatureScalingWarning)
         self.input_kind_ = kind
         self.classes_ = classes
-        self.beta_ = float(fit.beta / factor)
-        self.temperature_ = float(factor / fit.beta)
+        with np.errstate(over="ignore", divide="ignore"):
+            self.beta_ = float(np.divide(1.0, temperature))   # inf below 1 / DBL_MAX
+        self.temperature_ = temperature
         self.nll_ = float(fit.nll / total_w)
         self.n_iter_ = int(np.ceil(fit.n_evaluations))
         return self
@@ -575,7 +595,12 @@ class TemperatureCalibrator(TransformerMixin, BaseEstimator):
         """
         logits = self._logits(scores)
         if logits.shape[0]:
-            loss = SoftmaxLoss(1.0 / self.beta_, n_threads=n_threads_from_n_jobs(None))
+            T = self.temperature_
+            if not _SAFE_SCALE[0] <= T <= _SAFE_SCALE[1]:
+                # 1 / T would overflow: scale the logits by a power of two first
+                T, exponent = np.frexp(T)
+                np.ldexp(logits, -exponent, out=logits)
+            loss = SoftmaxLoss(float(T), n_threads=n_threads_from_n_jobs(None))
             loss.predict_proba(logits)
         return logits
 
@@ -758,12 +783,8 @@ class TemperatureCalibratedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseE
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, y, dtype=np.float64)
             if not has_fit_parameter(estimator, "sample_weight"):
-                warnings.warn(
-                    f"{estimator.__class__.__name__} does not accept sample_weight; the "
-                    "weights are only used to fit the temperature.",
-                    UserWarning,
-                    stacklevel=2,
-                )
+                warn(f"{estimator.__class__.__name__} does not accept sample_weight; the "
+                     "weights are only used to fit the temperature.", UserWarning)
                 est_weight = None
             else:
                 est_weight = sample_weight

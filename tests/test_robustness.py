@@ -92,13 +92,11 @@ def test_metrics_accept_float32_probabilities_as_float64():
         metrics.expected_calibration_error(y, P * 1.001)
 
 
-# -- phase 2 items: minimal reproductions (marked _TODO until fixed)
-_TODO = pytest.mark.xfail(strict=False, reason="issue #20 item not fixed yet on this branch")
+# -- phase 2 items ---------------------------------------------------------------
 def _three_classes(n=200):
     return make_classification(n, 5, n_informative=3, n_classes=3, random_state=0)
 
 
-@_TODO
 @pytest.mark.parametrize("scale", [1e-310, 1e306])
 @pytest.mark.parametrize("solver", ["lbfgs", "newton-cg", "adam"])
 def test_degenerate_sample_weights_are_normalised_or_rejected(scale, solver):
@@ -116,7 +114,6 @@ def test_degenerate_sample_weights_are_normalised_or_rejected(scale, solver):
     assert np.all(np.isfinite(clf.coef_)) and np.all(clf.n_iter_ > 0)
 
 
-@_TODO
 def test_balanced_class_weight_uses_weighted_counts():
     """Item 5: as scikit-learn 1.9, 'balanced' counts the sample weights."""
     from sklearn.linear_model import LogisticRegression
@@ -130,7 +127,6 @@ def test_balanced_class_weight_uses_weighted_counts():
     np.testing.assert_allclose(P, Q, atol=1e-6)
 
 
-@_TODO
 def test_partial_fit_after_early_stopping_fit():
     """Item 6: TypeError, after the failed call had applied one epoch."""
     X, y = _three_classes(300)
@@ -143,7 +139,6 @@ def test_partial_fit_after_early_stopping_fit():
     assert np.ravel(clf.n_iter_)[0] == n_iter + 1
 
 
-@_TODO
 def test_failed_fit_keeps_the_previous_model():
     """Item 7: a fit failing after validation replaced classes_ but not coef_."""
     X, y = _three_classes()
@@ -159,7 +154,6 @@ def test_failed_fit_keeps_the_previous_model():
     clf.predict(X)
 
 
-@_TODO
 def test_keyboard_interrupt_keeps_the_previous_model(monkeypatch):
     """Item 7: an interrupted fit leaves the previous fitted state intact."""
     from skmax import _objective
@@ -178,7 +172,6 @@ def test_keyboard_interrupt_keeps_the_previous_model(monkeypatch):
     np.testing.assert_array_equal(clf.classes_, classes)
 
 
-@_TODO
 @pytest.mark.parametrize("solver", ["sgd", "adam"])
 def test_coef_is_not_the_solvers_live_state(solver):
     """Item 8: a later partial_fit mutated the coef_ array a user held."""
@@ -192,7 +185,6 @@ def test_coef_is_not_the_solvers_live_state(solver):
     np.testing.assert_array_equal(held, copy)
 
 
-@_TODO
 def test_temperature_calibrator_bool_labels():
     """Item 9: arange() TypeError with bool labels and three score columns."""
     rng = np.random.default_rng(0)
@@ -203,7 +195,6 @@ def test_temperature_calibrator_bool_labels():
     assert cal.transform(scores).shape == (40, 3)
 
 
-@_TODO
 @pytest.mark.parametrize("n_jobs", [2**31, 500])
 def test_n_jobs_is_capped_at_the_cpu_count(n_jobs):
     """Item 10: 2**31 overflowed at prediction, 500 started 500 threads."""
@@ -215,7 +206,6 @@ def test_n_jobs_is_capped_at_the_cpu_count(n_jobs):
     assert n_threads_from_n_jobs(n_jobs) <= os.cpu_count()
 
 
-@_TODO
 @pytest.mark.parametrize("solver", ["adam", "sgd"])
 @pytest.mark.parametrize("n_sampled", [None, 1])
 def test_skops_round_trip_trusts_only_public_classes(solver, n_sampled):
@@ -237,7 +227,6 @@ def test_skops_round_trip_trusts_only_public_classes(solver, n_sampled):
     np.testing.assert_allclose(loaded.coef_, clf.coef_)
 
 
-@_TODO
 def test_warnings_point_at_the_users_call():
     """Item 17: ConvergenceWarning and TemperatureScalingWarning named library lines."""
     X, y = _three_classes()
@@ -251,7 +240,6 @@ def test_warnings_point_at_the_users_call():
             (w.filename, w.lineno) for w in caught]
 
 
-@_TODO
 @pytest.mark.parametrize("solver", ["lbfgs", "newton-cg", "adam"])
 def test_n_iter_is_an_array_of_shape_1(solver):
     """Item 18: as LogisticRegression."""
@@ -262,14 +250,12 @@ def test_n_iter_is_an_array_of_shape_1(solver):
     assert isinstance(clf.n_iter_, np.ndarray) and clf.n_iter_.shape == (1,)
 
 
-@_TODO
 def test_temperature_docstring_states_the_equivalence():
     """Item 20: T at fit time is equivalent to C / T**2."""
     doc = " ".join(SoftmaxClassifier.__doc__.split())
     assert "C / T**2" in doc
 
 
-@_TODO
 def test_verbose_prints_validation_score_and_time(capsys):
     """Item 22: early stopping's validation score and the elapsed time per epoch."""
     X, y = _three_classes(300)
