@@ -1,8 +1,10 @@
 """skmax: scikit-learn compatible softmax classification and temperature calibration."""
 
 # first: a clear ImportError when the compiled kernels are not built
-from . import _check_build  # noqa: F401
-from . import metrics
+from . import (
+    _check_build,  # noqa: F401
+    metrics,
+)
 from ._calibration import (
     TemperatureCalibratedClassifier,
     TemperatureCalibrator,
