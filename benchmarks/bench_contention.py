@@ -7,7 +7,8 @@ processes (default 1) spin in a pure busy loop, each taking one core. The
 slowdown is busy time over idle time; the target is at most 1.3x with one
 busy core, and no loss when the machine is idle.
 
-Run ``python benchmarks/bench_contention.py`` (``--quick`` for a smoke run).
+Run ``python benchmarks/bench_contention.py`` (``--quick`` for a smoke run;
+``--write-docs`` writes the table into ``docs/benchmarks.md``).
 """
 
 import argparse
@@ -23,7 +24,7 @@ from sklearn.exceptions import ConvergenceWarning
 if __package__ in (None, ""):   # run as a script: make `benchmarks` importable, but
     # append the repository root so an installed skmax wins over the source tree
     sys.path.append(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from benchmarks._common import best_of_interleaved, machine_line, print_table  # noqa: E402
+from benchmarks._common import Report, add_docs_option, best_of_interleaved  # noqa: E402
 from skmax import SoftmaxClassifier  # noqa: E402
 
 _BUSY_LOOP = "while True: pass"
@@ -54,6 +55,7 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--busy", type=int, default=1, help="busy-loop processes")
     parser.add_argument("--quick", action="store_true")
+    add_docs_option(parser)
     args = parser.parse_args(argv)
     n, d, K = (5_000, 20, 5) if args.quick else args.shape
     repeats = 1 if args.quick else args.repeats
@@ -74,13 +76,15 @@ def main(argv=None):
     with BusyCores(args.busy):
         busy = best_of_interleaved(funcs, repeats)
 
-    print(f"# bench_contention: {machine_line()}")
-    print(f"# dense float64 {n} x {d}, K = {K}, lbfgs; best of {repeats}; "
-          f"{args.busy} busy-loop process(es)")
-    print()
+    report = Report("bench_contention",
+                    f"dense float64 {n} x {d}, K = {K}, lbfgs; best of {repeats} "
+                    f"(interleaved); {args.busy} busy-loop process(es)")
     rows = [[str(j), f"{i:.3f}", f"{b:.3f}", f"{b / i:.2f}x", f"{i / idle[1]:.2f}x"]
             for j, i, b in zip(jobs, idle, busy)]
-    print_table(["n_jobs", "idle (s)", "busy (s)", "busy / idle", "idle / idle n_jobs=1"], rows)
+    report.table(["n_jobs", "idle s", "busy s", "busy / idle", "idle / idle at n_jobs=1"],
+                 rows)
+    if args.write_docs:
+        report.write_docs(args.write_docs)
 
 
 if __name__ == "__main__":

@@ -309,7 +309,11 @@ def dense_sweep(
     double gamma=0.0,
     int n_threads=1,
 ):
-    """One pass over dense ``X``, chunk by chunk (one thread each), block by block.
+    """One pass over dense ``X``, chunk by chunk, block by block.
+
+    The chunks are handed to the ``n_threads`` threads as they come free
+    (dynamic schedule): a thread sharing its core with another process takes
+    fewer of them (see ``_objective.py``, note 1).
 
     Loss (``hessian=False``): returns ``sum_i sw_i l_i`` and fills ``acc_W[c] =
     G.T @ X`` (``G`` the weighted logit gradients of chunk ``c``) and ``acc_b[c] =
@@ -344,7 +348,7 @@ def dense_sweep(
     if has_b and b.shape[0] != K or acc_b is not None and acc_b.shape[0] != n_chunks:
         raise ValueError("b must have K entries and acc_b n_chunks rows")
     with nogil:
-        for c in prange(n_chunks, schedule="static", chunksize=1, num_threads=n_threads):
+        for c in prange(n_chunks, schedule="dynamic", chunksize=1, num_threads=n_threads):
             L = <floating*> malloc(block_rows * K * sizeof(floating))
             # float32 only: the block's G.T @ Xb before its float64 sum
             T = <floating*> malloc(K * d * sizeof(floating) + 64) if floating is float else NULL

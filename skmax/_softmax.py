@@ -203,6 +203,12 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         Exponent of the unigram counts.
     remove_accidental_hits : bool, default=True
         Drop, for each row, the candidates equal to its true class.
+    low_memory : bool, default=False
+        'lbfgs' and 'newton-cg': make no working copy of ``X``. By default
+        dense ``X`` with many all-zero columns is compacted to its other
+        columns, and 'newton-cg' on large dense float64 ``X`` runs its Hessian
+        products on a float32 copy; both make fits faster. ``True`` skips both
+        copies, for fits near the memory limit.
 
     Attributes
     ----------
@@ -275,6 +281,7 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         "sampler": [StrOptions(set(SAMPLERS))],
         "sampler_power": [Interval(Real, 0, None, closed="left")],
         "remove_accidental_hits": ["boolean"],
+        "low_memory": ["boolean"],
     }
 
     def __init__(
@@ -302,6 +309,7 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         sampler="unigram",
         sampler_power=0.75,
         remove_accidental_hits=True,
+        low_memory=False,
     ):
         self.C = C
         self.temperature = temperature
@@ -326,6 +334,7 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         self.sampler = sampler
         self.sampler_power = sampler_power
         self.remove_accidental_hits = remove_accidental_hits
+        self.low_memory = low_memory
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -469,7 +478,7 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         coef0 = self._initial_coef(n_rows, X.shape[1], warm)
         objective = SoftmaxObjective(
             X, y, sw, n_rows, self._training_loss(1), C=C,
-            fit_intercept=self.fit_intercept, n_threads=n_threads,
+            fit_intercept=self.fit_intercept, n_threads=n_threads, low_memory=self.low_memory,
         )
         if self.max_iter == 0:
             coef, n_iter = coef0, 0

@@ -194,10 +194,12 @@ def minimize_newton_cg(objective, coef0, *, tol, max_iter, verbose=0):
     stopping test stay float64, so the solution meets the same tolerance.
     Small problems, where a product is cheap anyway, stay float64 and so are
     reproducible to rounding (e.g. weighted rows give the same fit as
-    repeated rows).
+    repeated rows), and so does an objective with ``low_memory`` (no float32
+    copy of ``X``).
     """
     tracker = _Tracker(objective, verbose, keep_proba=True)
-    large = objective.n_samples * objective.n_params >= _LOW_PRECISION_MIN_WORK
+    large = (objective.n_samples * objective.n_params >= _LOW_PRECISION_MIN_WORK
+             and not objective.low_memory)
     product_dtype = np.float32 if large else None
     max_steps = min(_MAX_CG_STEPS, objective.n_params)
 
