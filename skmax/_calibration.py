@@ -48,6 +48,7 @@ from sklearn.utils.validation import (
 from ._loss import SoftmaxLoss
 from ._threads import n_threads_from_n_jobs
 from ._warnings import warn
+from .metrics import _row_sum_tolerance
 
 __all__ = [
     "TemperatureCalibrator",
@@ -105,7 +106,7 @@ def _looks_like_probabilities(S):
         return False
     if S.min() < 0 or S.max() > 1:
         return False
-    tol = max(1e-6, 8 * S.shape[1] * np.finfo(S.dtype).eps)
+    tol = _row_sum_tolerance(S)
     return bool(np.all(np.abs(S.sum(axis=1, dtype=np.float64) - 1.0) <= tol))
 
 
@@ -121,7 +122,7 @@ def _check_probabilities(S):
             "probabilities must lie in [0, 1]."
         )
     if S.shape[1] >= 2:
-        tol = max(1e-6, 8 * S.shape[1] * np.finfo(S.dtype).eps)
+        tol = _row_sum_tolerance(S)
         err = np.abs(S.sum(axis=1, dtype=np.float64) - 1.0)
         if S.shape[0] and err.max() > tol:
             raise ValueError(
