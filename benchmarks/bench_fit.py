@@ -85,7 +85,7 @@ def fit_row(label, X, y, C, tol, max_iter, repeats):
         f = objective(model, X, y, C)
         rows.append([label, str(X.dtype), solver, f"{t:.3f}", f"{t_sk:.3f}", f"{t / t_sk:.2f}",
                      f"{f:.8g}", f"{f_sk:.8g}", f"{(f - f_sk) / abs(f_sk):+.1e}",
-                     f"{model.n_iter_}/{int(np.max(sk.n_iter_))}"])
+                     f"{int(model.n_iter_[0])}/{int(np.max(sk.n_iter_))}"])
     return rows
 
 
