@@ -570,7 +570,11 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         of the concatenated data ``S_total``, use ``C * S_total / S_chunk``.
         With ``n_sampled``, the 'unigram' and 'log_uniform' samplers use the
         class counts of all chunks seen so far. ``early_stopping`` and
-        ``max_iter`` are ignored.
+        ``max_iter`` are ignored. A call that fails (bad input, divergence,
+        ``KeyboardInterrupt``) keeps the model of the previous call; after a
+        failure during the epoch the next call restarts the optimiser
+        (moments, history) from that model, since the optimiser's arrays are
+        updated in place rather than copied on every call.
 
         Parameters
         ----------

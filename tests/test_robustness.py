@@ -326,3 +326,26 @@ def test_decision_function_peaks_at_its_output():
     clf = SoftmaxClassifier(max_iter=5).fit(X, np.arange(20_000) % 50)
     out_bytes = 20_000 * 50 * 8
     assert _peak_bytes(lambda: clf.decision_function(X)) < 1.3 * out_bytes
+
+
+def test_interrupted_partial_fit_keeps_the_previous_call(monkeypatch):
+    """Item 7 for partial_fit: the previous call's model stays, the next call
+    restarts the optimiser from it."""
+    from skmax import _sgd
+
+    X, y = _three_classes()
+    clf = SoftmaxClassifier(solver="adam", random_state=0).partial_fit(X, y, classes=[0, 1, 2])
+    coef = clf.coef_.copy()
+    epoch = _sgd.StochasticSolver.epoch
+
+    def interrupted(self, *args, **kwargs):
+        self.V += 1.0          # a half-done epoch has moved the working weights
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_sgd.StochasticSolver, "epoch", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        clf.partial_fit(X, y)
+    np.testing.assert_array_equal(clf.coef_, coef)
+    monkeypatch.setattr(_sgd.StochasticSolver, "epoch", epoch)
+    clf.partial_fit(X, y)
+    assert np.abs(clf.coef_ - coef).max() < 0.1   # continued from coef, not from coef + 1
