@@ -492,14 +492,16 @@ class VectorScalingCalibrator(_ScalingCalibrator):
     __doc__ = f"""Vector scaling: a scale and an intercept per class (Guo et al. 2017).
 
     ``p = softmax(w * z + b)`` on the log-probabilities ``z`` of the scores;
-    ``w = 1 / T`` for every class is temperature scaling. An optional ridge
-    penalty ``alpha * (mean_k (w_k - 1)^2 + mean_k b_k^2)`` pulls towards the
-    identity.
+    ``w = 1 / T`` for every class is temperature scaling. A ridge penalty
+    ``alpha * (mean_k (w_k - 1)^2 + mean_k b_k^2)`` pulls towards the
+    identity: unpenalised (``alpha=0``, Guo et al.'s original), a class whose
+    probability is only above the floor on its own rows has an unbounded
+    scale, which overfits the calibration set.
 
     Parameters
     ----------
 {_COMMON_PARAMS}
-    alpha : float, default=0.0
+    alpha : float, default=0.01
         Strength of the penalty (without ``cv``).
 
     Attributes
@@ -530,7 +532,7 @@ class VectorScalingCalibrator(_ScalingCalibrator):
         "alpha": [Interval(Real, 0, None, closed="left")],
     }
 
-    def __init__(self, input="auto", classes=None, *, alpha=0.0, cv=None, alphas=None,
+    def __init__(self, input="auto", classes=None, *, alpha=0.01, cv=None, alphas=None,
                  tol=1e-8, max_iter=1000):
         self.input = input
         self.classes = classes

@@ -107,7 +107,7 @@ def test_vector_scaling_with_equal_scales_is_temperature_scaling():
 def test_dirichlet_with_infinite_off_diagonal_penalty_is_vector_scaling():
     L, y = make_scores()
     logp = log_softmax(L, axis=1)
-    vector = VectorScalingCalibrator(input="logits").fit(logp, y)
+    vector = VectorScalingCalibrator(input="logits", alpha=0.0).fit(logp, y)
     diagonal = DirichletCalibrator(alpha=np.inf).fit(L, y)
     np.testing.assert_allclose(diagonal.coef_, vector.coef_, rtol=1e-12)
     np.testing.assert_allclose(diagonal.intercept_, vector.intercept_, rtol=1e-12, atol=1e-14)
