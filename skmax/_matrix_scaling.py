@@ -205,7 +205,7 @@ def scaling_objective(Z, y, sample_weight, structure, weights, n_threads=1):
     return PenalisedObjective(data, weights, identity_coef(structure, K))
 
 
-def fit_scaling(Z, y, sample_weight, structure, weights, coef0=None, *, tol=1e-8,
+def fit_scaling(Z, y, sample_weight, structure, weights, coef0=None, *, tol=1e-6,
                 max_iter=1000, n_threads=1):
     """Minimise the penalised NLL from ``coef0`` (default: the identity).
 
@@ -386,7 +386,9 @@ class _ScalingCalibrator(TransformerMixin, BaseEstimator):
         structure = self._structure
         identity = identity_coef(structure, K)
         self._check_data(Z, y_enc, sw)
-        n_threads = n_threads_from_n_jobs(None)
+        # the temperature calibrator's rule: one thread below 200k scores (an
+        # OpenMP team costs more than it saves there)
+        n_threads = n_threads_from_n_jobs(None) if n * K >= 200_000 else 1
         fit_params = dict(tol=self.tol, max_iter=self.max_iter, n_threads=n_threads)
         self.alpha_ = None
         if np.count_nonzero(sw) < 2:
@@ -456,7 +458,7 @@ _COMMON_PARAMS = """    input : {'auto', 'logits', 'probabilities'}, default='au
         map is refitted on all rows.
     alphas : array-like of float, default=None
         The grid of ``cv`` (``None``: the class's default grid).
-    tol : float, default=1e-8
+    tol : float, default=1e-6
         The solver stops when the largest gradient entry is below ``tol``.
     max_iter : int, default=1000
         Maximum number of solver iterations per fit (Newton-CG for a diagonal
@@ -533,7 +535,7 @@ class VectorScalingCalibrator(_ScalingCalibrator):
     }
 
     def __init__(self, input="auto", classes=None, *, alpha=0.01, cv=None, alphas=None,
-                 tol=1e-8, max_iter=1000):
+                 tol=1e-6, max_iter=1000):
         self.input = input
         self.classes = classes
         self.alpha = alpha
@@ -559,7 +561,7 @@ class DirichletCalibrator(_ScalingCalibrator):
     Parameters
     ----------
 {_COMMON_PARAMS}
-    alpha : float, default=0.01
+    alpha : float, default=1.0
         Off-diagonal strength ``lambda`` (without ``cv``; ``np.inf`` fits a
         diagonal ``W``, i.e. :class:`VectorScalingCalibrator`).
     intercept_alpha : float, default=None
@@ -588,14 +590,15 @@ class DirichletCalibrator(_ScalingCalibrator):
     ((3, 3), (300, 3))
     """
 
+    _default_alphas = np.logspace(-1, 4, 6)
     _parameter_constraints = {
         **_ScalingCalibrator._parameter_constraints,
         "alpha": [Interval(Real, 0, None, closed="both")],
         "intercept_alpha": [Interval(Real, 0, None, closed="left"), None],
     }
 
-    def __init__(self, input="auto", classes=None, *, alpha=0.01, intercept_alpha=None,
-                 cv=None, alphas=None, tol=1e-8, max_iter=1000):
+    def __init__(self, input="auto", classes=None, *, alpha=1.0, intercept_alpha=None,
+                 cv=None, alphas=None, tol=1e-6, max_iter=1000):
         self.input = input
         self.classes = classes
         self.alpha = alpha
@@ -693,7 +696,7 @@ class StructuredMatrixScalingCalibrator(_ScalingCalibrator):
 
     def __init__(self, input="auto", classes=None, *, structure="matrix", alpha=1.0,
                  intercept_penalty=1.0, diagonal_penalty=1.0, off_diagonal_penalty=1.0,
-                 rho=1.0, tau=1.0, cv=None, alphas=None, tol=1e-8, max_iter=1000):
+                 rho=1.0, tau=1.0, cv=None, alphas=None, tol=1e-6, max_iter=1000):
         self.input = input
         self.classes = classes
         self.structure = structure
