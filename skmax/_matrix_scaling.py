@@ -44,6 +44,7 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import check_cv
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
@@ -307,18 +308,21 @@ class _ScalingCalibrator(TransformerMixin, BaseEstimator):
         warnings.warn(f"{self.__class__.__name__}: {what}", CalibrationWarning, stacklevel=3)
 
     def _check_data(self, Z, y_enc, sw):
-        """Warn about the data the penalty alone keeps finite (note 5)."""
+        """Warn about the data the penalty alone keeps finite (note 5); True if any."""
         n, K = Z.shape
+        warned = False
         positive = sw > 0
         present = np.unique(y_enc[positive])
         if len(present) < K:
             missing = np.setdiff1d(np.arange(K), present)
+            warned = True
             self._warn(
                 f"the classes {self.classes_[missing].tolist()[:10]} have no calibration "
                 "rows; their parameters are set by the penalty alone, and their "
                 "probabilities only shrink as far as it allows."
             )
         if K > positive.sum():
+            warned = True
             self._warn(
                 f"{K} classes but only {int(positive.sum())} calibration rows; the fit is "
                 "dominated by the penalty."
@@ -328,10 +332,12 @@ class _ScalingCalibrator(TransformerMixin, BaseEstimator):
         others = Z[rows].copy()
         others[np.arange(len(rows)), y_enc[rows]] = -np.inf
         if len(rows) >= 2 and np.all(label_score > others.max(axis=1)):
+            warned = True
             self._warn(
                 "the scores separate the classes perfectly; the likelihood keeps "
                 "growing with the scales, which only the penalty keeps finite."
             )
+        return warned
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, scores, y, sample_weight=None):
@@ -385,23 +391,27 @@ class _ScalingCalibrator(TransformerMixin, BaseEstimator):
         K = Z.shape[1]
         structure = self._structure
         identity = identity_coef(structure, K)
-        self._check_data(Z, y_enc, sw)
+        hard_data = self._check_data(Z, y_enc, sw)
         # the temperature calibrator's rule: one thread below 200k scores (an
         # OpenMP team costs more than it saves there)
         n_threads = n_threads_from_n_jobs(None) if n * K >= 200_000 else 1
         fit_params = dict(tol=self.tol, max_iter=self.max_iter, n_threads=n_threads)
-        self.alpha_ = None
-        if np.count_nonzero(sw) < 2:
-            self._warn("a single calibration row cannot determine a map; the identity is used.")
-            coef, n_iter = identity, 0
-        elif alphas is None:
-            coef, n_iter = fit_scaling(Z, y_enc, sw, structure,
-                                       self._weights(None, n, K), **fit_params)
-        else:
-            self.alpha_, coef, n_iter, self.cv_scores_ = cross_validate_strength(
-                Z, y_enc, sw, structure, lambda a, m: self._weights(a, m, K),
-                alphas, self.cv, **fit_params,
-            )
+        self.alpha_ = self.cv_scores_ = None
+        with warnings.catch_warnings():
+            if hard_data:   # the warning above says why the solver may stop early
+                warnings.simplefilter("ignore", ConvergenceWarning)
+            if np.count_nonzero(sw) < 2:
+                self._warn("a single calibration row cannot determine a map; the identity "
+                           "is used.")
+                coef, n_iter = identity, 0
+            elif alphas is None:
+                coef, n_iter = fit_scaling(Z, y_enc, sw, structure,
+                                           self._weights(None, n, K), **fit_params)
+            else:
+                self.alpha_, coef, n_iter, self.cv_scores_ = cross_validate_strength(
+                    Z, y_enc, sw, structure, lambda a, m: self._weights(a, m, K),
+                    alphas, self.cv, **fit_params,
+                )
         nll = mean_nll(Z, y_enc, sw, coef, structure)
         nll_identity = mean_nll(Z, y_enc, sw, identity, structure)
         if not nll <= nll_identity:   # note 4; also catches a NaN
@@ -468,8 +478,8 @@ _COMMON_ATTRIBUTES = """    intercept_ : ndarray of shape (n_classes,)
         The intercepts ``b``.
     alpha_ : float or None
         The strength chosen by cross-validation (``None`` without ``cv``).
-    cv_scores_ : ndarray of shape (n_alphas,)
-        Summed held-out weighted NLL per entry of ``alphas`` (only with ``cv``).
+    cv_scores_ : ndarray of shape (n_alphas,) or None
+        Summed held-out weighted NLL per entry of ``alphas`` (``None`` without ``cv``).
     nll_ : float
         Weighted mean NLL of the calibrated training scores.
     n_iter_ : int
