@@ -59,7 +59,7 @@ def load_splits(name, quick):
     """Model, calibration and test rows of a dataset (labels encoded 0..K-1)."""
     from sklearn.model_selection import train_test_split
 
-    from skmax.datasets import load_train_test
+    from benchmarks.datasets import load_train_test
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")   # a fallback says so in its name
@@ -196,7 +196,7 @@ def peer_methods(K):
     except ImportError as exc:
         print(f"probmetrics not available: {exc}", file=sys.stderr)
     try:
-        from dirichletcal import DirichletCal   # noqa: F401 (Python >= 3.12 only)
+        from dirichletcal import DirichletCal  # noqa: F401 (Python >= 3.12 only)
 
         methods["dirichletcal odir"] = (
             lambda: DirichletCal(reg_lambda=1e-2, reg_mu=1e-2, odir=True), "predict_proba")

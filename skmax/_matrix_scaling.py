@@ -58,9 +58,10 @@ from ._calibration import (
     _looks_like_probabilities,
     _to_logits,
 )
-from ._loss import SoftmaxLoss, n_threads_from_n_jobs
+from ._loss import SoftmaxLoss
 from ._objective import SoftmaxObjective
 from ._solvers import minimize_lbfgs, minimize_newton_cg
+from ._threads import n_threads_from_n_jobs
 
 __all__ = [
     "CalibrationWarning",
@@ -286,6 +287,7 @@ class _ScalingCalibrator(TransformerMixin, BaseEstimator):
     # calibrator's: the same conventions for every calibrator
     _validate_scores = TemperatureCalibrator._validate_scores
     _resolve_classes = TemperatureCalibrator._resolve_classes
+    _encode_labels = TemperatureCalibrator._encode_labels
     get_feature_names_out = TemperatureCalibrator.get_feature_names_out
 
     def __sklearn_tags__(self):
@@ -371,9 +373,7 @@ class _ScalingCalibrator(TransformerMixin, BaseEstimator):
             kind = "probabilities" if _looks_like_probabilities(S) else "logits"
         elif kind == "probabilities":
             _check_probabilities(S)
-        classes = self._resolve_classes(y, n_cols)
-        order = np.argsort(classes)  # position among sorted classes -> column
-        y_enc = order[np.searchsorted(classes[order], y)].astype(np.int32)
+        classes, y_enc = self._encode_labels(y, n_cols)
         sw = _check_sample_weight(sample_weight, S, dtype=np.float64, ensure_non_negative=True)
         if not sw.sum() > 0:
             raise ValueError("The sample weights sum to zero; there is nothing to fit.")
@@ -392,9 +392,7 @@ class _ScalingCalibrator(TransformerMixin, BaseEstimator):
         structure = self._structure
         identity = identity_coef(structure, K)
         hard_data = self._check_data(Z, y_enc, sw)
-        # the temperature calibrator's rule: one thread below 200k scores (an
-        # OpenMP team costs more than it saves there)
-        n_threads = n_threads_from_n_jobs(None) if n * K >= 200_000 else 1
+        n_threads = n_threads_from_n_jobs(None)   # small inputs: fewer (SoftmaxLoss)
         fit_params = dict(tol=self.tol, max_iter=self.max_iter, n_threads=n_threads)
         self.alpha_ = self.cv_scores_ = None
         with warnings.catch_warnings():
@@ -425,7 +423,10 @@ class _ScalingCalibrator(TransformerMixin, BaseEstimator):
 
     def _set_coef(self, coef, K):
         self.intercept_ = coef[-K:].copy()
-        self.coef_ = coef[:K].copy() if self._structure == "vector" else coef[: K * K].reshape(K, K).copy()
+        if self._structure == "vector":
+            self.coef_ = coef[:K].copy()
+        else:
+            self.coef_ = coef[: K * K].reshape(K, K).copy()
 
     def _flat_coef(self):
         return np.concatenate([self.coef_.ravel(), self.intercept_])

@@ -8,7 +8,6 @@ from scipy.special import log_softmax, softmax
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 
-from reference import scaling_objective as reference_objective
 from skmax import TemperatureCalibrator
 from skmax._matrix_scaling import (
     CalibrationWarning,
@@ -23,6 +22,8 @@ from skmax._matrix_scaling import (
     penalty_weights,
     scaling_objective,
 )
+
+from reference import scaling_objective as reference_objective
 
 CALIBRATORS = [
     VectorScalingCalibrator(),

@@ -3,8 +3,11 @@
 import numpy as np
 import pytest
 
-from skmax.metrics import expected_calibration_error, smooth_calibration_error, \
-    smooth_reliability_curve
+from skmax.metrics import (
+    expected_calibration_error,
+    smooth_calibration_error,
+    smooth_reliability_curve,
+)
 
 
 def binary_case(n, seed, distort):
