@@ -355,3 +355,49 @@ def test_bad_input(calibrator):
     L_copy = L.copy()
     calibrator.fit(L, y).transform(L)
     np.testing.assert_array_equal(L, L_copy)    # inputs never modified
+
+
+# ---------------------------------------------------------------------------
+# The wrapper: method= is the calibration map, response_method= the scores
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method, calibrator", [
+    ("temperature", TemperatureCalibrator),
+    ("vector", VectorScalingCalibrator),
+    ("dirichlet", DirichletCalibrator),
+    ("sms", StructuredMatrixScalingCalibrator),
+])
+def test_wrapper_methods(method, calibrator):
+    from sklearn.datasets import load_iris
+    from sklearn.svm import LinearSVC
+
+    from skmax import CalibratedSoftmaxClassifier, TemperatureCalibratedClassifier
+
+    X, y = load_iris(return_X_y=True)
+    for cls in (CalibratedSoftmaxClassifier, TemperatureCalibratedClassifier):
+        clf = cls(LinearSVC(), method=method, cv=3).fit(X, y)
+        assert isinstance(clf.calibrators_[0], calibrator)
+        assert clf.method_ == method and clf.response_method_ == "decision_function"
+        assert hasattr(clf, "temperatures_") == (method == "temperature")
+        P = clf.predict_proba(X)
+        assert np.allclose(P.sum(axis=1), 1.0) and np.all(np.isfinite(P))
+
+
+def test_wrapper_old_method_names_are_response_methods_with_a_warning():
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    from skmax import TemperatureCalibratedClassifier
+
+    X, y = load_iris(return_X_y=True)
+    with pytest.warns(FutureWarning, match="response_method='predict_proba'"):
+        old = TemperatureCalibratedClassifier(LogisticRegression(), method="predict_proba",
+                                              cv=3).fit(X, y)
+    new = TemperatureCalibratedClassifier(LogisticRegression(), cv=3,
+                                          response_method="predict_proba").fit(X, y)
+    assert old.method_ == "temperature" and old.response_method_ == "predict_proba"
+    np.testing.assert_allclose(old.predict_proba(X), new.predict_proba(X))
+    with pytest.raises(ValueError, match="calibration method"):
+        TemperatureCalibratedClassifier(LogisticRegression(), method="predict_proba",
+                                        response_method="decision_function").fit(X, y)
