@@ -13,6 +13,7 @@ SVS) when it imports, ``dirichletcal`` when it imports. Base-model scores
 are cached under ``/tmp/skmax_bench_calibrators`` (delete it to retrain).
 
 Usage: python benchmarks/bench_calibrators.py [--quick] [--datasets a,b] [--models a,b]
+[--write-docs [PAGE]]
 """
 
 import argparse
@@ -26,7 +27,7 @@ import numpy as np
 if __package__ in (None, ""):   # run as a script: make `benchmarks` importable, but
     # append the repository root so an installed skmax wins over the source tree
     sys.path.append(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from benchmarks._common import machine_line, print_table  # noqa: E402
+from benchmarks._common import Report, add_docs_option  # noqa: E402
 
 CACHE = "/tmp/skmax_bench_calibrators"
 DATASETS = ["letter", "pendigits", "optdigits", "shuttle", "mnist", "aloi"]
@@ -243,69 +244,112 @@ def run_config(name, kind, quick):
     return used, K, len(y_cal), rows
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="tiny smoke run")
-    ap.add_argument("--datasets", default=None, help="comma-separated subset")
-    ap.add_argument("--models", default=None, help="comma-separated subset")
-    args = ap.parse_args(argv)
-    datasets = args.datasets.split(",") if args.datasets else (
-        ["pendigits"] if args.quick else DATASETS)
-    models = args.models.split(",") if args.models else (
-        ["hgb", "softmax"] if args.quick else MODELS)
-    print(f"Machine: {machine_line()}")
-    summary = []
-    for name in datasets:
-        for kind in models:
-            if name == "aloi" and kind == "hgb":
-                continue   # 1,000 trees per boosting round: out of this machine's budget
-            used, K, n_cal, rows = run_config(name, kind, args.quick)
-            print(f"\n**{used}, {kind}** (K = {K}, {n_cal} calibration rows)\n")
-            table = []
-            for method, s, t in rows:
-                if s is None:
-                    table.append((method, "failed", "", "", "", "", t))
-                    continue
-                table.append((method, f"{s['nll']:.4f}", f"{s['brier']:.4f}", f"{s['ece']:.4f}",
-                              f"{s['cw-ece']:.4f}", f"{s['smece']:.4f}",
-                              "" if t is None else f"{t:.3f}"))
-            print_table(["method", "NLL", "Brier", "ECE", "classwise ECE", "smooth ECE",
-                         "fit (s)"], table)
-            summary.append((used, kind, K, rows))
-    print("\n**Summary** (test NLL; best skmax against best peer; SMS against temperature)\n")
+def _method_table(rows):
+    table = []
+    for method, s, t in rows:
+        if s is None:
+            table.append((method, "failed", "", "", "", "", t))
+            continue
+        table.append((method, f"{s['nll']:.4f}", f"{s['brier']:.4f}", f"{s['ece']:.4f}",
+                      f"{s['cw-ece']:.4f}", f"{s['smece']:.4f}",
+                      "" if t is None else f"{t:.3f}"))
+    return table
+
+
+def _compare(ours, peer):
+    """'yes' / 'no' for ``ours <= peer``; 'tie' within the tables' 4 decimals."""
+    if peer is None or ours < peer - 5e-5:
+        return "yes"
+    return "tie" if abs(ours - peer) <= 5e-5 else "no"
+
+
+def _summary_rows(summary):
     out = []
     for used, kind, K, rows in summary:
-        ok = {m: (s, t) for m, s, t in rows if s is not None}
-        ours = {m: v for m, v in ok.items() if m.startswith("skmax")}
-        peers = {m: v for m, v in ok.items() if not m.startswith("skmax") and m != "uncalibrated"}
-        best_ours = min(ours, key=lambda m: ours[m][0]["nll"])
-        best_peer = min(peers, key=lambda m: peers[m][0]["nll"]) if peers else None
+        ok = {m: s for m, s, _ in rows if s is not None}
+        ours = {m: s for m, s in ok.items() if m.startswith("skmax")}
+        peers = {m: s for m, s in ok.items() if not m.startswith("skmax") and m != "uncalibrated"}
+        best_ours = min(ours, key=lambda m: ours[m]["nll"])
+        best_peer = min(peers, key=lambda m: peers[m]["nll"]) if peers else None
         sms = "skmax sms" if "skmax sms" in ok else "skmax svs"
         out.append((
-            used, kind, K, f"{ok['uncalibrated'][0]['nll']:.4f}",
-            f"{ours[best_ours][0]['nll']:.4f} ({best_ours[6:]})",
-            "" if best_peer is None else f"{peers[best_peer][0]['nll']:.4f} ({best_peer})",
-            f"{ok[sms][0]['nll']:.4f} / {ok['skmax temperature'][0]['nll']:.4f}",
-            f"{ok['uncalibrated'][0]['ece']:.4f} / {ok[sms][0]['ece']:.4f}",
+            used, kind, K, f"{ok['uncalibrated']['nll']:.4f}",
+            f"{ours[best_ours]['nll']:.4f} ({best_ours[6:]})",
+            "" if best_peer is None else f"{peers[best_peer]['nll']:.4f} ({best_peer})",
+            _compare(ours[best_ours]["nll"], None if best_peer is None
+                     else peers[best_peer]["nll"]),
+            f"{ok[sms]['nll']:.4f} / {ok['skmax temperature']['nll']:.4f} ({sms[6:]})",
+            f"{ok['uncalibrated']['ece']:.4f} / {ok['skmax temperature']['ece']:.4f} / "
+            f"{ok[sms]['ece']:.4f}",
         ))
-    print_table(["dataset", "model", "K", "uncalibrated", "best skmax", "best peer",
-                 "SMS / temperature", "ECE uncalibrated / SMS"], out)
-    pairs = [("skmax temperature", "sklearn temperature"),
-             ("skmax temperature", "probmetrics temperature"),
-             ("skmax sms", "probmetrics sms"), ("skmax svs", "probmetrics svs"),
-             ("skmax dirichlet-odir", "dirichletcal odir")]
-    print("\n**Fit time, skmax / peer** (median and range over the configurations above)\n")
-    speed = []
-    for ours, peer in pairs:
+    return out
+
+
+# (skmax method, peer of the same method)
+SPEED_PAIRS = [("skmax temperature", "sklearn temperature"),
+               ("skmax temperature", "probmetrics temperature"),
+               ("skmax sms", "probmetrics sms"), ("skmax svs", "probmetrics svs"),
+               ("skmax dirichlet-odir", "dirichletcal odir")]
+
+
+def _speed_rows(summary):
+    out = []
+    for ours, peer in SPEED_PAIRS:
         ratios = []
         for _, _, _, rows in summary:
             t = {m: s for m, _, s in rows if isinstance(s, float)}
             if ours in t and peer in t:
                 ratios.append(t[ours] / t[peer])
         if ratios:
-            speed.append((ours, peer, len(ratios), f"{np.median(ratios):.3f}",
-                          f"{min(ratios):.3f}-{max(ratios):.3f}"))
-    print_table(["skmax", "peer", "configurations", "median ratio", "range"], speed)
+            out.append((ours, peer, len(ratios), f"{np.median(ratios):.3f}",
+                        f"{min(ratios):.3f}-{max(ratios):.3f}",
+                        sum(r < 1 for r in ratios)))
+    return out
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="tiny smoke run")
+    ap.add_argument("--datasets", default=None, help="comma-separated subset")
+    ap.add_argument("--models", default=None, help="comma-separated subset")
+    add_docs_option(ap)
+    args = ap.parse_args(argv)
+    datasets = args.datasets.split(",") if args.datasets else (
+        ["pendigits"] if args.quick else DATASETS)
+    models = args.models.split(",") if args.models else (
+        ["hgb", "softmax"] if args.quick else MODELS)
+    sizes = {k: min(v, 600) for k, v in SIZES.items()} if args.quick else SIZES
+    report = Report("bench_calibrators",
+                    f"rows per split (model / calibration / test): {sizes}, ALOI "
+                    f"{ALOI_SIZES}; one fit per calibrator; Dirichlet and SMS matrices "
+                    f"only for K <= {MAX_MATRIX_CLASSES}")
+    summary, per_config = [], []
+    for name in datasets:
+        for kind in models:
+            if name == "aloi" and kind == "hgb":
+                continue   # 1,000 trees per boosting round: out of this machine's budget
+            used, K, n_cal, rows = run_config(name, kind, args.quick)
+            print(f"{used}, {kind} done", file=sys.stderr, flush=True)
+            per_config.append((f"**{used}, {kind}** (K = {K}, {n_cal} calibration rows)",
+                               rows))
+            summary.append((used, kind, K, rows))
+    report.add("**Summary.** Test NLL of the uncalibrated model, of the best skmax "
+               "calibrator and of the best peer (is skmax's <= the peer's?), SMS "
+               "against temperature scaling (SVS where K is too large for a matrix), "
+               "and the top-label ECE uncalibrated / temperature / SMS.")
+    report.table(["dataset", "model", "K", "uncalibrated", "best skmax", "best peer",
+                  "skmax <= peer", "SMS / temperature", "ECE uncal. / temp. / SMS"],
+                 _summary_rows(summary), plot="none")
+    report.add("**Fit time, skmax / peer of the same method** (one fit each; median "
+               "and range over the configurations; below 1: skmax is faster).")
+    report.table(["skmax", "peer", "configurations", "median ratio", "range",
+                  "skmax faster"], _speed_rows(summary), plot="none")
+    for title, rows in per_config:
+        report.add(title)
+        report.table(["method", "NLL", "Brier", "ECE", "classwise ECE", "smooth ECE",
+                      "fit (s)"], _method_table(rows), plot="none")
+    if args.write_docs:
+        report.write_docs(args.write_docs)
 
 
 if __name__ == "__main__":
