@@ -81,3 +81,23 @@ def test_bad_input():
         smooth_reliability_curve([0, 1], [0.3, 0.2], bandwidth=0.0)
     with pytest.raises(ValueError, match="pos_label"):
         smooth_reliability_curve([0, 1], [0.3, 0.2], pos_label=7)
+
+
+def test_reliability_display_draws_the_smoothed_curve():
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from skmax.plotting import ReliabilityDisplay
+
+    y, f = binary_case(3000, 2, CASES["overconfident"])
+    disp = ReliabilityDisplay.from_predictions(y, f, pos_label=1, smooth=True)
+    t, acc, density, _ = smooth_reliability_curve(y, f, pos_label=1)
+    x, y_line = disp.smooth_line_.get_data()
+    np.testing.assert_allclose(y_line, acc)
+    assert np.isnan(x).any() == bool((density < 0.01 * density.max()).any())
+    assert disp.line_ is not disp.smooth_line_
+    assert ReliabilityDisplay.from_predictions(y, f).smooth_line_ is None
+    plt.close("all")
