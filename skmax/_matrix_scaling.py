@@ -79,8 +79,24 @@ _MIN_STRENGTH = 1e-8
 
 
 class CalibrationWarning(UserWarning):
-    """A scaling calibrator met data that only its penalty can fit (separable
-    scores, absent classes, more classes than rows, a single row)."""
+    """A scaling calibrator met data that only its penalty can fit.
+
+    Separable scores, classes without calibration rows, more classes than
+    rows, a single row: the fit still succeeds with finite parameters; filter
+    this category to silence it, e.g. in a cross-validation loop.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> import numpy as np
+    >>> from skmax import CalibrationWarning, VectorScalingCalibrator
+    >>> scores = np.array([[2.0, 0.0], [0.0, 2.0]])   # separates the classes
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     cal = VectorScalingCalibrator().fit(scores, [0, 1])
+    >>> sorted({w.category.__name__ for w in caught})
+    ['CalibrationWarning']
+    """
 
 
 # ---------------------------------------------------------------------------
