@@ -9,9 +9,9 @@ the wrong one when the miscalibration differs from class to class.
 The UCI *Statlog shuttle* data shows it. Its 7 classes are very imbalanced
 (class 1 holds 78% of the rows, classes 2, 6 and 7 fewer than 0.1% each) and
 a gradient-boosted model is almost always right and very confident. A handful
-of confidently *wrong* rows of the rare classes then dominate the negative
-log-likelihood: the NLL-optimal temperature is huge, and every one of the
-thousands of confident correct predictions is flattened with them.
+of confidently *wrong* rows then dominate the negative log-likelihood: the
+NLL-optimal temperature softens them, and every one of the thousands of
+confident correct predictions is flattened with them.
 
 The richer calibrators give each class its own correction:
 
@@ -21,8 +21,8 @@ The richer calibrators give each class its own correction:
 * :class:`skmax.StructuredMatrixScalingCalibrator`: SMS, the matrix with a
   structured ridge penalty after temperature scaling and a uniform mixture.
 
-The data is read from ``../shared/data``; without it the example falls back
-to scikit-learn's digits (and says so).
+The data is read from the data folder (see ``benchmarks/datasets.py``);
+without it the example falls back to scikit-learn's digits (and says so).
 """
 
 # %%
@@ -36,6 +36,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import log_loss
 from sklearn.model_selection import train_test_split
 
+from benchmarks.datasets import load_train_test
 from skmax import (
     DirichletCalibrator,
     StructuredMatrixScalingCalibrator,
@@ -44,15 +45,6 @@ from skmax import (
 )
 from skmax.metrics import expected_calibration_error, smooth_calibration_error
 from skmax.plotting import ReliabilityDisplay
-
-try:
-    from benchmarks.datasets import load_train_test
-except ImportError:   # the gallery run from the docs folder
-    import sys
-    from pathlib import Path
-
-    sys.path.append(str(Path.cwd().parent if Path.cwd().name == "docs" else Path.cwd()))
-    from benchmarks.datasets import load_train_test
 
 X_train, X_test, y_train, y_test, used = load_train_test("shuttle", fallback="digits")
 classes, y_all = np.unique(np.concatenate([y_train, y_test]), return_inverse=True)
@@ -82,6 +74,9 @@ print(f"fitted temperature: T = {temperature.temperature_:.1f}")
 # %%
 # Four calibrators, fitted on the same rows
 # -----------------------------------------
+# The rarest class may have no calibration row at all: the richer maps say so
+# with a :class:`~skmax.CalibrationWarning` (its parameters then come from the
+# penalty alone) and still fit.
 calibrators = {
     "temperature": temperature,
     "vector": VectorScalingCalibrator().fit(scores_cal, y_cal),
@@ -112,3 +107,7 @@ for ax, (name, P) in zip(axes, probabilities.items()):
     ax.set_title(name)
 fig.tight_layout()
 plt.show()
+
+# %%
+# The temperature scores worse than the uncalibrated model on every measure
+# here; the per-class maps bring the NLL and the ECE well below it, SMS most.

@@ -322,8 +322,10 @@ class _ScalingCalibrator(TransformerMixin, BaseEstimator):
     def _features(self, S):
         return log_probabilities(S, self.input_kind_)
 
-    def _warn(self, what):
-        warnings.warn(f"{self.__class__.__name__}: {what}", CalibrationWarning, stacklevel=3)
+    def _warn(self, what, stacklevel=5):
+        # default: called from _check_data, under fit and its _fit_context wrapper
+        warnings.warn(f"{self.__class__.__name__}: {what}", CalibrationWarning,
+                      stacklevel=stacklevel)
 
     def _check_data(self, Z, y_enc, sw):
         """Warn about the data the penalty alone keeps finite (note 5); True if any."""
@@ -416,7 +418,7 @@ class _ScalingCalibrator(TransformerMixin, BaseEstimator):
                 warnings.simplefilter("ignore", ConvergenceWarning)
             if np.count_nonzero(sw) < 2:
                 self._warn("a single calibration row cannot determine a map; the identity "
-                           "is used.")
+                           "is used.", stacklevel=4)
                 coef, n_iter = identity, 0
             elif alphas is None:
                 coef, n_iter = fit_scaling(Z, y_enc, sw, structure,
@@ -430,7 +432,7 @@ class _ScalingCalibrator(TransformerMixin, BaseEstimator):
         nll_identity = mean_nll(Z, y_enc, sw, identity, structure)
         if not nll <= nll_identity:   # note 4; also catches a NaN
             self._warn("the fitted map is not better than the identity on the training "
-                       "data; the identity is kept.")
+                       "data; the identity is kept.", stacklevel=4)
             coef, nll = identity, nll_identity
         self._set_coef(coef, K)
         self.nll_ = float(nll)
