@@ -498,6 +498,25 @@ class TemperatureCalibrator(TransformerMixin, BaseEstimator):
         order = np.argsort(classes)  # position in sorted -> column index
         return classes, order[y_enc].astype(np.int32)
 
+    def _fit_inputs(self, scores, y):
+        """``(S, kind, classes, y_enc)`` of ``fit``: the validated scores, how
+        to read them, the label of each column and the encoded labels. Shared
+        by every calibrator (``skmax/_matrix_scaling.py``)."""
+        if y is None:
+            raise ValueError(
+                f"{self.__class__.__name__} requires y to be passed, but the target y is None."
+            )
+        S, y = self._validate_scores(scores, y, reset=True)
+        y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        kind = self.input
+        if kind == "auto":
+            kind = "probabilities" if _looks_like_probabilities(S) else "logits"
+        elif kind == "probabilities":
+            _check_probabilities(S)
+        classes, y_enc = self._encode_labels(y, S.shape[1])
+        return S, kind, classes, y_enc
+
     # -- API ----------------------------------------------------------------
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -519,20 +538,8 @@ class TemperatureCalibrator(TransformerMixin, BaseEstimator):
         self : object
             Fitted calibrator.
         """
-        if y is None:
-            raise ValueError(
-                f"{self.__class__.__name__} requires y to be passed, but the target y is None."
-            )
-        S, y = self._validate_scores(scores, y, reset=True)
-        y = column_or_1d(y, warn=True)
-        check_classification_targets(y)
-        n, n_cols = S.shape
-        kind = self.input
-        if kind == "auto":
-            kind = "probabilities" if _looks_like_probabilities(S) else "logits"
-        elif kind == "probabilities":
-            _check_probabilities(S)
-        classes, y_enc = self._encode_labels(y, n_cols)
+        S, kind, classes, y_enc = self._fit_inputs(scores, y)
+        n = S.shape[0]
 
         sw = None
         if sample_weight is not None:

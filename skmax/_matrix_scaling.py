@@ -47,15 +47,13 @@ from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import check_cv
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
 from ._calibration import (
     PROBA_FLOOR,
     TemperatureCalibrator,
     TemperatureScalingWarning,
     _check_probabilities,
-    _looks_like_probabilities,
     _to_logits,
 )
 from ._loss import SoftmaxLoss
@@ -299,11 +297,12 @@ class _ScalingCalibrator(TransformerMixin, BaseEstimator):
         "max_iter": [Interval(Integral, 1, None, closed="left")],
     }
 
-    # score validation, class resolution and output names are the temperature
+    # score validation, label encoding and output names are the temperature
     # calibrator's: the same conventions for every calibrator
     _validate_scores = TemperatureCalibrator._validate_scores
     _resolve_classes = TemperatureCalibrator._resolve_classes
     _encode_labels = TemperatureCalibrator._encode_labels
+    _fit_inputs = TemperatureCalibrator._fit_inputs
     get_feature_names_out = TemperatureCalibrator.get_feature_names_out
 
     def __sklearn_tags__(self):
@@ -378,20 +377,8 @@ class _ScalingCalibrator(TransformerMixin, BaseEstimator):
         self : object
             Fitted calibrator.
         """
-        if y is None:
-            raise ValueError(
-                f"{self.__class__.__name__} requires y to be passed, but the target y is None."
-            )
-        S, y = self._validate_scores(scores, y, reset=True)
-        y = column_or_1d(y, warn=True)
-        check_classification_targets(y)
-        n, n_cols = S.shape
-        kind = self.input
-        if kind == "auto":
-            kind = "probabilities" if _looks_like_probabilities(S) else "logits"
-        elif kind == "probabilities":
-            _check_probabilities(S)
-        classes, y_enc = self._encode_labels(y, n_cols)
+        S, kind, classes, y_enc = self._fit_inputs(scores, y)
+        n = S.shape[0]
         sw = _check_sample_weight(sample_weight, S, dtype=np.float64, ensure_non_negative=True)
         if not sw.sum() > 0:
             raise ValueError("The sample weights sum to zero; there is nothing to fit.")

@@ -113,17 +113,29 @@ def _bin_stats(conf, correct, w, n_bins, strategy):
     return csum[keep] / wsum[keep], asum[keep] / wsum[keep], wsum[keep]
 
 
-def _per_group(y_true, P, w, labels, n_bins, strategy, kind):
-    """List of (mean confidence, accuracy, weight) per bin, one entry per group."""
+def _groups(y_true, P, labels, kind):
+    """(confidence, correct) per group: the top label, or each class one-vs-rest."""
     if kind == "top-label":
         pred = np.argmax(P, axis=1)
-        conf = P[np.arange(len(P)), pred]
-        correct = (labels[pred] == y_true).astype(np.float64)
-        return [_bin_stats(conf, correct, w, n_bins, strategy)]
-    return [
-        _bin_stats(P[:, k], (y_true == c).astype(np.float64), w, n_bins, strategy)
-        for k, c in enumerate(labels)
-    ]
+        return [(P[np.arange(len(P)), pred], (labels[pred] == y_true).astype(np.float64))]
+    return [(P[:, k], (y_true == c).astype(np.float64)) for k, c in enumerate(labels)]
+
+
+def _diagram_group(y_true, P, labels, pos_label):
+    """(confidence, correct) of a reliability diagram: top-label, or the
+    probability of ``pos_label`` against "y is that class"."""
+    if pos_label is None:
+        return _groups(y_true, P, labels, "top-label")[0]
+    where = np.flatnonzero(labels == pos_label)
+    if where.size == 0:
+        raise ValueError(f"pos_label={pos_label!r} is not one of the labels {labels.tolist()}")
+    return P[:, where[0]], (y_true == pos_label).astype(np.float64)
+
+
+def _per_group(y_true, P, w, labels, n_bins, strategy, kind):
+    """List of (mean confidence, accuracy, weight) per bin, one entry per group."""
+    return [_bin_stats(conf, correct, w, n_bins, strategy)
+            for conf, correct in _groups(y_true, P, labels, kind)]
 
 
 def calibration_bins(
@@ -177,13 +189,8 @@ def calibration_bins(
     ([0.6, 0.75, 0.9], [1.0, 0.5, 1.0], [1.0, 2.0, 1.0])
     """
     y_true, P, w, labels = _check_inputs(y_true, y_prob, sample_weight, labels)
-    if pos_label is None:
-        return _per_group(y_true, P, w, labels, n_bins, strategy, "top-label")[0]
-    where = np.flatnonzero(labels == pos_label)
-    if where.size == 0:
-        raise ValueError(f"pos_label={pos_label!r} is not one of the labels {labels.tolist()}")
-    k = where[0]
-    return _bin_stats(P[:, k], (y_true == pos_label).astype(np.float64), w, n_bins, strategy)
+    conf, correct = _diagram_group(y_true, P, labels, pos_label)
+    return _bin_stats(conf, correct, w, n_bins, strategy)
 
 
 @validate_params(_PARAMS, prefer_skip_nested_validation=True)
@@ -356,14 +363,6 @@ def _smooth_ece(conf, correct, w):
     return _smooth_ece_at(conf, residual, w, hi), hi
 
 
-def _groups(y_true, P, labels, kind):
-    """(confidence, correct) per group: the top label, or each class one-vs-rest."""
-    if kind == "top-label":
-        pred = np.argmax(P, axis=1)
-        return [(P[np.arange(len(P)), pred], (labels[pred] == y_true).astype(np.float64))]
-    return [(P[:, k], (y_true == c).astype(np.float64)) for k, c in enumerate(labels)]
-
-
 @validate_params(
     {key: _PARAMS[key] for key in ("y_true", "y_prob", "kind", "sample_weight", "labels")},
     prefer_skip_nested_validation=True,
@@ -461,13 +460,7 @@ def smooth_reliability_curve(y_true, y_prob, *, bandwidth=None, sample_weight=No
     True
     """
     y_true, P, w, labels = _check_inputs(y_true, y_prob, sample_weight, labels)
-    if pos_label is None:
-        conf, correct = _groups(y_true, P, labels, "top-label")[0]
-    else:
-        where = np.flatnonzero(labels == pos_label)
-        if where.size == 0:
-            raise ValueError(f"pos_label={pos_label!r} is not one of the labels {labels.tolist()}")
-        conf, correct = P[:, where[0]], (y_true == pos_label).astype(np.float64)
+    conf, correct = _diagram_group(y_true, P, labels, pos_label)
     if bandwidth is None:
         bandwidth = _smooth_ece(conf, correct, w)[1]
     elif not bandwidth > 0:
