@@ -71,6 +71,12 @@ __all__ = [
 # The solver of each structure (note 3).
 _SOLVERS = {"vector": minimize_newton_cg, "matrix": minimize_lbfgs}
 
+# Probability floor of SMS's input (the paper's code: float32's smallest normal
+# number). Its temperature and uniform mixture bound the features afterwards,
+# so tiny probabilities keep their ranking instead of meeting at 1e-12; on
+# overfit models' scores that lowered the test NLL (bench_calibrators).
+_SMS_FLOOR = float(np.finfo(np.float32).tiny)
+
 # Floor of every penalty strength (note 5): far below any useful strength, so
 # it moves ordinary fits by rounding only.
 _MIN_STRENGTH = 1e-8
@@ -102,12 +108,16 @@ class CalibrationWarning(UserWarning):
 # ---------------------------------------------------------------------------
 
 
-def log_probabilities(S, kind):
-    """Floored log-probabilities (note 1) of validated scores ``S``, a new C array."""
-    Z = _to_logits(S, kind)
-    if kind == "logits" and Z.shape[0]:
-        SoftmaxLoss(n_threads=n_threads_from_n_jobs(None)).predict_proba(Z, log=True)
-    np.maximum(Z, Z.dtype.type(np.log(PROBA_FLOOR)), out=Z)
+def log_probabilities(S, kind, floor=PROBA_FLOOR):
+    """Log-probabilities of validated scores ``S`` floored at ``log(floor)``
+    (note 1), a new C array."""
+    if kind == "probabilities" and S.shape[1] > 1:
+        Z = np.log(np.maximum(S, S.dtype.type(floor)))
+    else:
+        Z = _to_logits(S, kind)
+        if kind == "logits" and Z.shape[0]:
+            SoftmaxLoss(n_threads=n_threads_from_n_jobs(None)).predict_proba(Z, log=True)
+    np.maximum(Z, Z.dtype.type(np.log(floor)), out=Z)
     return Z
 
 
@@ -752,7 +762,7 @@ class StructuredMatrixScalingCalibrator(_ScalingCalibrator):
         return np.log(P, out=P)
 
     def _fit_features(self, S, kind, y_enc, sw):
-        L = log_probabilities(S, kind)
+        L = log_probabilities(S, kind, _SMS_FLOOR)
         n, K = L.shape
         with warnings.catch_warnings():
             # separable and one-row data get this class's own warnings
@@ -768,4 +778,4 @@ class StructuredMatrixScalingCalibrator(_ScalingCalibrator):
         return Z
 
     def _features(self, S):
-        return self._preprocess(log_probabilities(S, self.input_kind_))
+        return self._preprocess(log_probabilities(S, self.input_kind_, _SMS_FLOOR))
