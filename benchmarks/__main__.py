@@ -19,6 +19,7 @@ DOCS_SETTINGS = {
     "bench_calibration": ["--max-cells", "2.1e7"],
     "bench_many_classes": [],
     "bench_contention": [],
+    "bench_calibrators": [],
 }
 
 

@@ -1,4 +1,4 @@
-"""skmax: scikit-learn compatible softmax classification and temperature calibration."""
+"""skmax: scikit-learn compatible softmax classification and calibration."""
 
 # first: a clear ImportError when the compiled kernels are not built
 from . import (
@@ -6,9 +6,16 @@ from . import (
     metrics,
 )
 from ._calibration import (
+    CalibratedSoftmaxClassifier,
     TemperatureCalibratedClassifier,
     TemperatureCalibrator,
     TemperatureScalingWarning,
+)
+from ._matrix_scaling import (
+    CalibrationWarning,
+    DirichletCalibrator,
+    StructuredMatrixScalingCalibrator,
+    VectorScalingCalibrator,
 )
 from ._softmax import SoftmaxClassifier
 from ._version import __version__
@@ -18,6 +25,11 @@ __all__ = [
     "TemperatureCalibrator",
     "TemperatureCalibratedClassifier",
     "TemperatureScalingWarning",
+    "VectorScalingCalibrator",
+    "DirichletCalibrator",
+    "StructuredMatrixScalingCalibrator",
+    "CalibratedSoftmaxClassifier",
+    "CalibrationWarning",
     "metrics",
     "__version__",
 ]

@@ -1,4 +1,4 @@
-"""Temperature scaling of classifier scores, and a calibrated-classifier wrapper.
+"""Temperature scaling of classifier scores, and the calibrated-classifier wrapper.
 
 The calibrator learns one temperature ``T > 0`` such that ``softmax(scores / T)``
 minimises the (weighted) negative log-likelihood of the labels. The NLL is convex
@@ -12,6 +12,12 @@ kernel ``temperature_nll`` (through ``SoftmaxLoss``) over the ``n x K`` scores.
    directly, and its ``status`` flag tells the caller which warning to raise.
 2. Separable scores are detected before any Newton pass (the optimum is the
    bound), and large inputs start from the optimum of a strided subset of rows.
+3. The wrapper, :class:`CalibratedSoftmaxClassifier`, takes the calibration map
+   as ``method`` and the estimator's scores as ``response_method``, the names
+   of scikit-learn's ``CalibratedClassifierCV``; the richer maps live in
+   ``skmax/_matrix_scaling.py`` (imported when used: they build on
+   :class:`TemperatureCalibrator`). ``TemperatureCalibratedClassifier`` is the
+   same class under its first name.
 """
 
 import warnings
@@ -52,6 +58,7 @@ from .metrics import _row_sum_tolerance
 
 __all__ = [
     "TemperatureCalibrator",
+    "CalibratedSoftmaxClassifier",
     "TemperatureCalibratedClassifier",
     "TemperatureScalingWarning",
 ]
@@ -512,6 +519,25 @@ class TemperatureCalibrator(TransformerMixin, BaseEstimator):
         order = np.argsort(classes)  # position in sorted -> column index
         return classes, order[y_enc].astype(np.int32)
 
+    def _fit_inputs(self, scores, y):
+        """``(S, kind, classes, y_enc)`` of ``fit``: the validated scores, how
+        to read them, the label of each column and the encoded labels. Shared
+        by every calibrator (``skmax/_matrix_scaling.py``)."""
+        if y is None:
+            raise ValueError(
+                f"{self.__class__.__name__} requires y to be passed, but the target y is None."
+            )
+        S, y = self._validate_scores(scores, y, reset=True)
+        y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        kind = self.input
+        if kind == "auto":
+            kind = "probabilities" if _looks_like_probabilities(S) else "logits"
+        elif kind == "probabilities":
+            _check_probabilities(S)
+        classes, y_enc = self._encode_labels(y, S.shape[1])
+        return S, kind, classes, y_enc
+
     # -- API ----------------------------------------------------------------
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -533,20 +559,8 @@ class TemperatureCalibrator(TransformerMixin, BaseEstimator):
         self : object
             Fitted calibrator.
         """
-        if y is None:
-            raise ValueError(
-                f"{self.__class__.__name__} requires y to be passed, but the target y is None."
-            )
-        S, y = self._validate_scores(scores, y, reset=True)
-        y = column_or_1d(y, warn=True)
-        check_classification_targets(y)
-        n, n_cols = S.shape
-        kind = self.input
-        if kind == "auto":
-            kind = "probabilities" if _looks_like_probabilities(S) else "logits"
-        elif kind == "probabilities":
-            _check_probabilities(S)
-        classes, y_enc = self._encode_labels(y, n_cols)
+        S, kind, classes, y_enc = self._fit_inputs(scores, y)
+        n = S.shape[0]
 
         sw = None
         if sample_weight is not None:
@@ -655,7 +669,8 @@ def _fit_estimator(estimator, X, y, sample_weight, train=None):
     return estimator.fit(X, y)
 
 
-def _fit_fold(estimator, X, y, sample_weight, train, test, method, classes, calibrate):
+def _fit_fold(estimator, X, y, sample_weight, train, test, method, response_method,
+              classes, calibrate):
     est = _fit_estimator(clone(estimator), X, y, sample_weight, train)
     if len(est.classes_) != len(classes):
         raise ValueError(
@@ -663,24 +678,50 @@ def _fit_fold(estimator, X, y, sample_weight, train, test, method, classes, cali
             f"{len(est.classes_)} of {len(classes)} classes); use fewer folds or a "
             "stratified splitter."
         )
-    scores = _scores(est, _safe_indexing(X, test), method)
+    scores = _scores(est, _safe_indexing(X, test), response_method)
     if not calibrate:
         return None, scores
     sw = None if sample_weight is None else _safe_indexing(sample_weight, test)
-    cal = _make_calibrator(method, est.classes_)
+    cal = _make_calibrator(method, response_method, est.classes_)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", TemperatureScalingWarning)
+        # a fold's hard data (separable, few rows) is expected: no warning per fold
+        warnings.simplefilter("ignore", UserWarning)
         cal.fit(scores, _safe_indexing(y, test), sample_weight=sw)
     return (est, cal), None
 
 
-def _make_calibrator(method, classes):
-    kind = "probabilities" if method == "predict_proba" else "logits"
-    return TemperatureCalibrator(input=kind, classes=classes)
+#: The calibration methods of :class:`CalibratedSoftmaxClassifier`.
+CALIBRATION_METHODS = ("temperature", "vector", "dirichlet", "sms")
+_RESPONSE_METHODS = ("auto", "decision_function", "predict_proba")
 
 
-class TemperatureCalibratedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
-    """Any classifier, with its probabilities calibrated by temperature scaling.
+def _make_calibrator(method, response_method, classes):
+    # imported here: the scaling calibrators build on this module's calibrator
+    from ._matrix_scaling import (
+        DirichletCalibrator,
+        StructuredMatrixScalingCalibrator,
+        VectorScalingCalibrator,
+    )
+
+    kind = "probabilities" if response_method == "predict_proba" else "logits"
+    if method == "dirichlet":
+        # no default ODIR strength suits every model: cross-validate it
+        return DirichletCalibrator(input=kind, classes=classes, cv=3)
+    calibrator = {
+        "temperature": TemperatureCalibrator,
+        "vector": VectorScalingCalibrator,
+        "sms": StructuredMatrixScalingCalibrator,
+    }[method]
+    return calibrator(input=kind, classes=classes)
+
+
+class CalibratedSoftmaxClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
+    """Any classifier, with its probabilities calibrated by a softmax calibration map.
+
+    Out-of-fold scores of the estimator (or the scores of a frozen one) are
+    mapped to probabilities by temperature, vector, Dirichlet or structured
+    matrix scaling, as ``CalibratedClassifierCV(method=...)`` does with
+    sigmoid and isotonic regression.
 
     Parameters
     ----------
@@ -689,17 +730,25 @@ class TemperatureCalibratedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseE
         Wrap an already fitted model in :class:`sklearn.frozen.FrozenEstimator`
         to calibrate it on the data given to ``fit`` (no cross-validation, it is
         not refitted; ``cv`` and ``ensemble`` are then ignored).
-    cv : int, cross-validation generator or iterable, default=5
-        How the out-of-fold scores that the temperature is fitted on are made
-        (an int means :class:`~sklearn.model_selection.StratifiedKFold`).
-    method : {'auto', 'decision_function', 'predict_proba'}, default='auto'
+    method : {'temperature', 'vector', 'dirichlet', 'sms'}, default='temperature'
+        The calibration map: :class:`TemperatureCalibrator`,
+        :class:`VectorScalingCalibrator`, :class:`DirichletCalibrator` (its ODIR
+        strength chosen by 3-fold cross-validation on the calibration scores)
+        or :class:`StructuredMatrixScalingCalibrator`. Until version 0.2 the
+        response names below are also accepted here, with a ``FutureWarning``,
+        meaning ``method='temperature', response_method=<name>`` (this
+        parameter used to be the response method).
+    response_method : {'auto', 'decision_function', 'predict_proba'}, default='auto'
         Which scores of the estimator to calibrate; ``'auto'`` uses
         ``decision_function`` when the estimator has it, else ``predict_proba``.
+    cv : int, cross-validation generator or iterable, default=5
+        How the out-of-fold scores that the map is fitted on are made
+        (an int means :class:`~sklearn.model_selection.StratifiedKFold`).
     ensemble : bool, default=False
-        ``False``: the estimator is refitted on all the data and one temperature
-        is fitted on the out-of-fold scores. ``True``: one (estimator,
-        temperature) pair per fold, fitted on the training / test part of the
-        fold; ``predict_proba`` averages their calibrated probabilities.
+        ``False``: the estimator is refitted on all the data and one map is
+        fitted on the out-of-fold scores. ``True``: one (estimator, map) pair
+        per fold, fitted on the training / test part of the fold;
+        ``predict_proba`` averages their calibrated probabilities.
     n_jobs : int, default=None
         Folds fitted in parallel (joblib); ``None`` means 1.
 
@@ -709,11 +758,14 @@ class TemperatureCalibratedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseE
         Class labels.
     estimators_ : list of fitted classifiers
         One (``ensemble=False`` or a frozen estimator) or one per fold.
-    calibrators_ : list of :class:`TemperatureCalibrator`
+    calibrators_ : list of calibrators
         The calibrator of each estimator.
     temperatures_ : ndarray of shape (n_estimators,)
-        The fitted temperatures, one per entry of ``estimators_``.
+        The fitted temperatures, one per entry of ``estimators_`` (only for
+        ``method='temperature'``).
     method_ : str
+        The calibration method used.
+    response_method_ : str
         The response method used.
     n_features_in_ : int
         Number of features seen in ``fit`` (when the estimator records it).
@@ -724,36 +776,60 @@ class TemperatureCalibratedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseE
     --------
     >>> from sklearn.datasets import load_iris
     >>> from sklearn.svm import LinearSVC
-    >>> from skmax import TemperatureCalibratedClassifier
+    >>> from skmax import CalibratedSoftmaxClassifier
     >>> X, y = load_iris(return_X_y=True)
-    >>> clf = TemperatureCalibratedClassifier(LinearSVC(), cv=3).fit(X, y)
+    >>> clf = CalibratedSoftmaxClassifier(LinearSVC(), method="vector", cv=3).fit(X, y)
     >>> clf.predict_proba(X[:2]).shape
     (2, 3)
-    >>> clf.method_
-    'decision_function'
+    >>> clf.method_, clf.response_method_
+    ('vector', 'decision_function')
     """
 
     _parameter_constraints = {
         "estimator": [HasMethods(["fit"]), None],
+        "method": [StrOptions(set(CALIBRATION_METHODS) | set(_RESPONSE_METHODS))],
+        "response_method": [StrOptions(set(_RESPONSE_METHODS))],
         "cv": ["cv_object"],
-        "method": [StrOptions({"auto", "decision_function", "predict_proba"})],
         "ensemble": ["boolean"],
         "n_jobs": [Integral, None],
     }
 
-    def __init__(self, estimator=None, *, cv=5, method="auto", ensemble=False, n_jobs=None):
+    def __init__(self, estimator=None, *, method="temperature", response_method="auto", cv=5,
+                 ensemble=False, n_jobs=None):
         self.estimator = estimator
-        self.cv = cv
         self.method = method
+        self.response_method = response_method
+        self.cv = cv
         self.ensemble = ensemble
         self.n_jobs = n_jobs
+
+    def _methods(self):
+        """``(calibration method, response method)``, reading the old meaning of
+        ``method`` (a response method) with a FutureWarning."""
+        if self.method not in _RESPONSE_METHODS:
+            return self.method, self.response_method
+        if self.response_method != "auto":
+            raise ValueError(
+                f"method={self.method!r} is a response method and response_method="
+                f"{self.response_method!r} is given too; method now names the "
+                f"calibration method, one of {list(CALIBRATION_METHODS)}."
+            )
+        warnings.warn(
+            f"method={self.method!r} names a response method; method now names the "
+            f"calibration method ({', '.join(CALIBRATION_METHODS)}). Use "
+            f"response_method={self.method!r} instead; this reading of method is "
+            "removed in 0.2.",
+            FutureWarning,
+            stacklevel=3,
+        )
+        return "temperature", self.method
 
     def _get_estimator(self):
         return LogisticRegression() if self.estimator is None else self.estimator
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, sample_weight=None):
-        """Fit the estimator(s) and the temperature(s).
+        """Fit the estimator(s) and the calibration map(s).
 
         Parameters
         ----------
@@ -763,7 +839,7 @@ class TemperatureCalibratedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseE
             Labels.
         sample_weight : array-like of shape (n_samples,), default=None
             Used by the estimator's ``fit`` (when it accepts weights) and by the
-            temperature fit.
+            calibration map's fit.
 
         Returns
         -------
@@ -785,7 +861,7 @@ class TemperatureCalibratedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseE
             sample_weight = _check_sample_weight(sample_weight, y, dtype=np.float64)
             if not has_fit_parameter(estimator, "sample_weight"):
                 warn(f"{estimator.__class__.__name__} does not accept sample_weight; the "
-                     "weights are only used to fit the temperature.", UserWarning)
+                     "weights are only used to fit the calibration map.", UserWarning)
                 est_weight = None
             else:
                 est_weight = sample_weight
@@ -799,13 +875,15 @@ class TemperatureCalibratedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseE
                 f"{self.__class__.__name__} needs samples of at least 2 classes with "
                 f"positive weight, but the data contains only one class: {present[:1].tolist()}"
             )
+        method, response_method = self._methods()
+        response_method = _response_method(estimator, response_method)
         self.classes_ = classes
-        self.method_ = method = _response_method(estimator, self.method)
+        self.method_, self.response_method_ = method, response_method
         n_samples = len(y)
 
         if isinstance(estimator, FrozenEstimator):
-            scores = _scores(estimator, X, method)
-            cal = _make_calibrator(method, estimator.classes_)
+            scores = _scores(estimator, X, response_method)
+            cal = _make_calibrator(method, response_method, estimator.classes_)
             cal.fit(scores, y, sample_weight=sample_weight)
             self.estimators_, self.calibrators_ = [estimator], [cal]
         else:
@@ -821,7 +899,8 @@ class TemperatureCalibratedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseE
             parallel = Parallel(n_jobs=self.n_jobs)
             results = parallel(
                 delayed(_fit_fold)(
-                    estimator, X, y, est_weight, train, test, method, classes, self.ensemble
+                    estimator, X, y, est_weight, train, test, method, response_method,
+                    classes, self.ensemble,
                 )
                 for train, test in splits
             )
@@ -835,7 +914,7 @@ class TemperatureCalibratedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseE
                     raise ValueError(
                         "ensemble=False needs a cv whose test sets do not overlap."
                     )
-                cal = _make_calibrator(method, classes)
+                cal = _make_calibrator(method, response_method, classes)
                 cal.fit(
                     scores,
                     y[test_idx],
@@ -843,7 +922,8 @@ class TemperatureCalibratedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseE
                 )
                 est = _fit_estimator(clone(estimator), X, y, est_weight)
                 self.estimators_, self.calibrators_ = [est], [cal]
-        self.temperatures_ = np.array([c.temperature_ for c in self.calibrators_])
+        if method == "temperature":
+            self.temperatures_ = np.array([c.temperature_ for c in self.calibrators_])
         first = self.estimators_[0]
         if hasattr(first, "n_features_in_"):
             self.n_features_in_ = first.n_features_in_
@@ -867,7 +947,7 @@ class TemperatureCalibratedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseE
         check_is_fitted(self, "calibrators_")
         proba = None
         for est, cal in zip(self.estimators_, self.calibrators_):
-            p = cal.transform(_scores(est, X, self.method_))
+            p = cal.transform(_scores(est, X, self.response_method_))
             p = np.asarray(p, dtype=np.float64)
             proba = p if proba is None else proba + p
         return proba / len(self.estimators_)
@@ -895,3 +975,22 @@ class TemperatureCalibratedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseE
         tags.input_tags.allow_nan = inner.input_tags.allow_nan
         tags.input_tags.pairwise = inner.input_tags.pairwise
         return tags
+
+
+class TemperatureCalibratedClassifier(CalibratedSoftmaxClassifier):
+    """:class:`CalibratedSoftmaxClassifier` under its first name (temperature by default).
+
+    Same parameters, attributes and methods; kept so that existing code and
+    pickles keep working. ``TemperatureCalibratedClassifier(estimator,
+    method='sms')`` is structured matrix scaling.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.svm import LinearSVC
+    >>> from skmax import TemperatureCalibratedClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = TemperatureCalibratedClassifier(LinearSVC(), cv=3).fit(X, y)
+    >>> clf.temperatures_.shape, clf.response_method_
+    ((1,), 'decision_function')
+    """

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from .metrics import calibration_bins, expected_calibration_error
+from .metrics import calibration_bins, expected_calibration_error, smooth_reliability_curve
 
 __all__ = ["ReliabilityDisplay"]
 
@@ -70,6 +70,10 @@ class ReliabilityDisplay:
         Name in the legend.
     pos_label : label, default=None
         The class of a one-class diagram; None for top-label.
+    smooth_curve : tuple of three ndarrays, default=None
+        ``(confidence, accuracy, density)`` of a kernel-smoothed reliability
+        curve (:func:`skmax.metrics.smooth_reliability_curve`), drawn beside
+        the bins; None draws the bins only.
 
     Attributes
     ----------
@@ -77,6 +81,8 @@ class ReliabilityDisplay:
         The curve (its label is the legend entry).
     markers_ : matplotlib PathCollection
         One marker per bin, its area and opacity growing with the bin's weight.
+    smooth_line_ : matplotlib Line2D or None
+        The kernel-smoothed curve.
     hist_ : matplotlib BarContainer or None
     ax_ : matplotlib Axes
     hist_ax_ : matplotlib Axes or None
@@ -95,13 +101,14 @@ class ReliabilityDisplay:
     """
 
     def __init__(self, prob_pred, prob_true, bin_weight, ece, *, estimator_name=None,
-                 pos_label=None):
+                 pos_label=None, smooth_curve=None):
         self.prob_pred = prob_pred
         self.prob_true = prob_true
         self.bin_weight = bin_weight
         self.ece = ece
         self.estimator_name = estimator_name
         self.pos_label = pos_label
+        self.smooth_curve = smooth_curve
 
     def plot(self, ax=None, *, name=None, ref_line=True, show_hist=True, **kwargs):
         """Draw the diagram.
@@ -159,6 +166,14 @@ class ReliabilityDisplay:
             self.prob_pred, self.prob_true, s=_MARKER_AREA * np.maximum(share, 0.05),
             color=color, alpha=0.3 + 0.7 * share, edgecolors=color, zorder=self.line_.get_zorder(),
         )
+        self.smooth_line_ = None
+        if self.smooth_curve is not None:
+            confidence, accuracy, density = self.smooth_curve
+            # only where the confidences have mass: elsewhere the ratio is noise
+            shown = density >= 0.01 * density.max()
+            (self.smooth_line_,) = ax.plot(
+                np.where(shown, confidence, np.nan), accuracy, "-",
+                color=self.line_.get_color(), alpha=0.8, label="kernel-smoothed")
         what = "Confidence (max probability)" if self.pos_label is None else (
             f"Predicted probability of class {self.pos_label}")
         ax.set(xlim=(0, 1), ylim=(0, 1), ylabel="Accuracy" if self.pos_label is None
@@ -184,7 +199,8 @@ class ReliabilityDisplay:
     @classmethod
     def from_predictions(
         cls, y_true, y_prob, *, n_bins=15, strategy="uniform", pos_label=None, labels=None,
-        sample_weight=None, name=None, ax=None, ref_line=True, show_hist=True, **kwargs
+        sample_weight=None, name=None, ax=None, ref_line=True, show_hist=True, smooth=False,
+        **kwargs
     ):
         """Diagram of given probabilities.
 
@@ -211,6 +227,10 @@ class ReliabilityDisplay:
             Where to draw.
         ref_line, show_hist : bool, default=True
             See :meth:`plot`.
+        smooth : bool, default=False
+            Also draw the kernel-smoothed reliability curve
+            (:func:`skmax.metrics.smooth_reliability_curve`, at the smooth
+            ECE's bandwidth), where the confidences have mass.
         **kwargs : dict
             Passed to ``ax.plot``.
 
@@ -229,7 +249,12 @@ class ReliabilityDisplay:
                 y_true, y_prob, n_bins=n_bins, strategy=strategy,
                 sample_weight=sample_weight, labels=labels,
             )
-        disp = cls(conf, acc, wb, ece, estimator_name=name, pos_label=pos_label)
+        curve = None
+        if smooth:
+            curve = smooth_reliability_curve(y_true, y_prob, sample_weight=sample_weight,
+                                             labels=labels, pos_label=pos_label)[:3]
+        disp = cls(conf, acc, wb, ece, estimator_name=name, pos_label=pos_label,
+                   smooth_curve=curve)
         return disp.plot(ax=ax, ref_line=ref_line, show_hist=show_hist, **kwargs)
 
     @classmethod

@@ -125,3 +125,22 @@ def temperature_mean_nll(L, y, beta, sw=None):
     temperature scaling objective (``beta = 1 / T``) as the calibrator reports it."""
     total = temperature_nll(L, y, sw, beta)[0]
     return float(total / (len(y) if sw is None else np.sum(sw)))
+
+
+def scaling_objective(coef, Z, y, sw, structure, weights, centre):
+    """Penalised NLL of ``softmax(Z W^T + b)`` (``W`` diagonal for 'vector') and
+    its gradient over ``coef = [scales (K or K*K), b]``, from :func:`objective`
+    and :func:`row_gradients`."""
+    n, K = Z.shape
+    if structure == "vector":
+        W = np.diag(coef[:K])
+    else:
+        W = coef[: K * K].reshape(K, K)
+    b = coef[-K:]
+    d = coef - centre
+    value = objective(W, b, Z, y, sw, C=np.inf) + np.sum(weights * d * d)
+    G = row_gradients(Z @ W.T + b, y) * (sw / sw.sum())[:, None]
+    grad_W = G.T @ Z
+    grad_scales = np.diag(grad_W) if structure == "vector" else grad_W.ravel()
+    grad = np.concatenate([grad_scales, G.sum(axis=0)]) + 2.0 * weights * d
+    return value, grad
