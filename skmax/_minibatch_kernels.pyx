@@ -31,7 +31,20 @@ Design
    column) go through the same kernels, so each update is written once.
 4. Updates compute in double and store in the parameters' dtype, like the row
    kernels. Measured speeds live in ``docs/benchmarks.md``.
+5. Adam is lazy but not slowed by it: an entry skipped since its last update
+   ``s`` first catches up the steps ``s+1 .. t-1`` that dense Adam would have
+   made with a zero loss gradient -- moments decayed by ``beta^gap``, and
+   ``W`` moved by ``sum_tau lr_tau (m / sqrt v) r^(tau - s)``,
+   ``r = beta1 / sqrt(beta2)``, ``lr_tau`` with step tau's bias correction
+   (``eps`` taken once, at the catch-up; the penalty applies at touches only).
+   That sum is ``lr (h[s] - r^gap h[t-1])`` from one table ``h`` of the betas
+   (``adam_catch_up_table``), O(1) per entry. Without it a rarely touched row
+   (a sampled class) moves about ``lr`` per touch where dense Adam moves it
+   about ``lr / sqrt(touch rate)``, and sampled fits trail the full softmax at
+   the default learning rate.
 """
+
+ADAM_TABLE_LENGTH = 1 << 15   # steps after which the bias correction is 1 to rounding
 
 from cython.parallel cimport parallel, prange, threadid
 from libc.stdlib cimport free
@@ -135,37 +148,84 @@ def gather_block_t(
                 out[c, r] = A[i, cols[c]]
 
 
+def adam_catch_up_table(double beta1, double beta2, Py_ssize_t length=ADAM_TABLE_LENGTH):
+    """``h[s] = sum_{j >= 1} c_{s+j} r^j`` (note 5) for ``s < length``, with
+    ``r = beta1 / sqrt(beta2)`` and ``c_t = sqrt(1 - beta2^t) / (1 - beta1^t)``
+    the bias correction of step ``t``; beyond ``length`` ``c_t`` is 1 to
+    rounding, so ``h[length - 1]`` stands for every later ``s``."""
+    import numpy as np
+
+    cdef double r = beta1 / beta2 ** 0.5
+    cdef Py_ssize_t s
+    h = np.empty(length, dtype=np.float64)
+    cdef double[::1] hv = h
+    hv[length - 1] = r / (1.0 - r)
+    for s in range(length - 2, -1, -1):
+        hv[s] = r * ((1.0 - beta2 ** (s + 1)) ** 0.5 / (1.0 - beta1 ** (s + 1)) + hv[s + 1])
+    return h
+
+
 def adam_block_t(
     floating[:, ::1] W,             # IN/OUT: parameters (K, d)
     floating[:, ::1] m,             # IN/OUT: first moments (K, d)
     floating[:, ::1] v,             # IN/OUT: second moments (K, d)
+    int[:, ::1] last,               # IN/OUT: step of each entry's last update (0: never)
     const Py_ssize_t[::1] rows,     # IN: distinct row indices
     const Py_ssize_t[::1] cols,     # IN: distinct column indices
     const floating[:, ::1] gt,      # IN: loss gradient of the block, transposed (len(cols), len(rows))
+    const double[::1] catch_up,     # IN: adam_catch_up_table(beta1, beta2)
     double lam,                     # L2 penalty: the gradient gets + lam * W
-    double lr,                      # step size (bias corrections included)
+    double lr,                      # learning rate (without bias correction)
+    int t,                          # this step (1, 2, ...); entries last updated before t - 1 catch up
     double beta1,
     double beta2,
     double eps,
     int n_threads=1,
 ):
-    """Lazy Adam step on the block ``W[rows][:, cols]``, in place."""
+    """Adam step ``t`` on the block ``W[rows][:, cols]``, in place, after the
+    catch-up of the steps the block skipped (note 5)."""
     cdef Py_ssize_t r, c, i, j, R = rows.shape[0], F = cols.shape[0]
-    cdef double g, w, mm, vv
+    cdef Py_ssize_t L = catch_up.shape[0]
+    cdef double g, w, mm, vv, shift
+    cdef double ratio = beta1 / beta2 ** 0.5
+    cdef double lr_t = lr * (1.0 - beta2 ** t) ** 0.5 / (1.0 - beta1 ** t)
+    cdef double h_now = catch_up[min(<Py_ssize_t> t - 1, L - 1)]
+    # factors of the last skipped gap seen by this thread (a row's entries
+    # usually share it: all of them with dense X)
+    cdef int s, gap, seen
+    cdef double decay1 = 1.0, decay2 = 1.0, travel = 0.0
     if gt.shape[0] != F or gt.shape[1] != R:
         raise ValueError("gt must have shape (len(cols), len(rows))")
+    if t < 1:
+        raise ValueError("t must be at least 1")
     with nogil:
         for r in prange(R, schedule="static", num_threads=n_threads):
             i = rows[r]
+            seen = -1
             for c in range(F):
                 j = cols[c]
                 w = W[i, j]
+                mm = m[i, j]
+                vv = v[i, j]
+                s = last[i, j]
+                if s < t - 1 and vv > 0:
+                    if s != seen:
+                        seen = s
+                        gap = t - 1 - s
+                        decay1 = beta1 ** gap
+                        decay2 = beta2 ** gap
+                        travel = lr * (catch_up[min(<Py_ssize_t> s, L - 1)]
+                                       - ratio ** gap * h_now)
+                    w = w - travel * mm / (vv ** 0.5 + eps)
+                    mm = decay1 * mm
+                    vv = decay2 * vv
+                last[i, j] = t
                 g = gt[c, r] + lam * w
-                mm = beta1 * m[i, j] + (1.0 - beta1) * g
-                vv = beta2 * v[i, j] + (1.0 - beta2) * g * g
+                mm = beta1 * mm + (1.0 - beta1) * g
+                vv = beta2 * vv + (1.0 - beta2) * g * g
                 m[i, j] = <floating> mm
                 v[i, j] = <floating> vv
-                W[i, j] = <floating> (w - lr * mm / (vv ** 0.5 + eps))
+                W[i, j] = <floating> (w - lr_t * mm / (vv ** 0.5 + eps))
 
 
 def axpy_block_t(

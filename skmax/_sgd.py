@@ -33,11 +33,15 @@ costs ``O(batch x touched classes x touched features)``, never ``O(K d)``.
   is a scalar update of ``alpha`` (the trick of scikit-learn's SGD), so the
   stochastic gradient is that of ``L_B`` above for all of ``W``.
 * ``'adam'``: the moments and the penalty gradient ``lambda W`` are updated
-  only on the touched block ("lazy Adam", as TensorFlow's ``LazyAdam``). With
-  dense ``X`` and the full softmax every entry is touched and this is exact
-  Adam on ``L_B``; otherwise an entry is shrunk only in the steps that touch it,
-  so rarely touched rows are penalised less than ``lambda`` -- an
-  approximation of the objective, documented in ``docs/sampled_softmax.md``.
+  only on the touched block ("lazy Adam", as TensorFlow's ``LazyAdam``), but an
+  entry first catches up the steps it skipped as dense Adam would have made
+  them with a zero loss gradient (moments decayed, momentum carried on; the
+  closed form is note 5 of ``_minibatch_kernels.pyx``), so a rarely drawn
+  class moves as far per touch as under dense Adam. With dense ``X`` and the
+  full softmax every entry is touched and this is exact Adam on ``L_B``;
+  otherwise an entry is shrunk only in the steps that touch it, so rarely
+  touched rows are penalised less than ``lambda`` -- an approximation of the
+  objective, documented in ``docs/sampled_softmax.md``.
 """
 
 import warnings
@@ -48,12 +52,15 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 
-from ._minibatch_kernels import adam_block_t, axpy_block_t, gather_block_t
+from ._minibatch_kernels import (
+    adam_block_t, adam_catch_up_table, axpy_block_t, gather_block_t,
+)
 from ._prediction import predict_index
 from ._sampling import CandidateSampler
 from ._threads import limit_blas_threads, threads_for
 
 _BETA1, _BETA2, _ADAM_EPS = 0.9, 0.999, 1e-8
+_ADAM_CATCH_UP = adam_catch_up_table(_BETA1, _BETA2)
 
 
 class StochasticSolver:
@@ -95,6 +102,9 @@ class StochasticSolver:
             self.vW = np.zeros(self.V.shape, dtype=self.dtype)
             self.mb = np.zeros_like(self.b)
             self.vb = np.zeros_like(self.b)
+            # step of each entry's last update, for the lazy catch-up
+            self.last_W = np.zeros(self.V.shape, dtype=np.int32)
+            self.last_b = np.zeros(self.b.shape, dtype=np.int32)
 
     # -- parameters -------------------------------------------------------
     @property
@@ -186,9 +196,6 @@ class StochasticSolver:
             if self.alpha < 1e-6:
                 self._normalise_scale()
 
-    def _adam_lr(self):
-        return self.learning_rate * np.sqrt(1 - _BETA2 ** self.t) / (1 - _BETA1 ** self.t)
-
     def _update_weights(self, rows, cols, gT, lam):
         """Step on the block ``W[rows][:, cols]`` from its loss gradient ``gT``
         (transposed); the penalty ``lam`` as in the module note."""
@@ -197,8 +204,11 @@ class StochasticSolver:
             self._shrink(lam)
             axpy_block_t(self.V, rows, cols, gT, -self.learning_rate / self.alpha, nt)
         else:
-            adam_block_t(self.V, self.mW, self.vW, rows, cols, gT, lam,
-                         self._adam_lr(), _BETA1, _BETA2, _ADAM_EPS, nt)
+            self._adam(self.V, self.mW, self.vW, self.last_W, rows, cols, gT, lam, nt)
+
+    def _adam(self, P, m, v, last, rows, cols, gT, lam, n_threads):
+        adam_block_t(P, m, v, last, rows, cols, gT, _ADAM_CATCH_UP, lam, self.learning_rate,
+                     self.t, _BETA1, _BETA2, _ADAM_EPS, n_threads)
 
     def _update_intercept(self, rows, gb):
         """Step on ``b[rows]`` (unpenalised): the block kernels on ``b`` as one column."""
@@ -206,8 +216,8 @@ class StochasticSolver:
         if self.solver == "sgd":
             axpy_block_t(self.b.reshape(-1, 1), rows, col, gT, -self.learning_rate)
         else:
-            adam_block_t(self.b.reshape(-1, 1), self.mb.reshape(-1, 1), self.vb.reshape(-1, 1),
-                         rows, col, gT, 0.0, self._adam_lr(), _BETA1, _BETA2, _ADAM_EPS)
+            self._adam(self.b.reshape(-1, 1), self.mb.reshape(-1, 1), self.vb.reshape(-1, 1),
+                       self.last_b.reshape(-1, 1), rows, col, gT, 0.0, 1)
 
     # -- epochs -----------------------------------------------------------
     def epoch(self, X, y, sw, batch_size, shuffle, lam):
