@@ -47,6 +47,7 @@ Design
 ADAM_TABLE_LENGTH = 1 << 15   # steps after which the bias correction is 1 to rounding
 
 from cython.parallel cimport parallel, prange, threadid
+from libc.math cimport pow, sqrt
 from libc.stdlib cimport free
 
 from ._row_kernels cimport (
@@ -155,13 +156,13 @@ def adam_catch_up_table(double beta1, double beta2, Py_ssize_t length=ADAM_TABLE
     rounding, so ``h[length - 1]`` stands for every later ``s``."""
     import numpy as np
 
-    cdef double r = beta1 / beta2 ** 0.5
+    cdef double r = beta1 / sqrt(beta2)
     cdef Py_ssize_t s
     h = np.empty(length, dtype=np.float64)
     cdef double[::1] hv = h
     hv[length - 1] = r / (1.0 - r)
     for s in range(length - 2, -1, -1):
-        hv[s] = r * ((1.0 - beta2 ** (s + 1)) ** 0.5 / (1.0 - beta1 ** (s + 1)) + hv[s + 1])
+        hv[s] = r * (sqrt(1.0 - pow(beta2, s + 1)) / (1.0 - pow(beta1, s + 1)) + hv[s + 1])
     return h
 
 
@@ -187,8 +188,8 @@ def adam_block_t(
     cdef Py_ssize_t r, c, i, j, R = rows.shape[0], F = cols.shape[0]
     cdef Py_ssize_t L = catch_up.shape[0]
     cdef double g, w, mm, vv, shift
-    cdef double ratio = beta1 / beta2 ** 0.5
-    cdef double lr_t = lr * (1.0 - beta2 ** t) ** 0.5 / (1.0 - beta1 ** t)
+    cdef double ratio = beta1 / sqrt(beta2)
+    cdef double lr_t = lr * sqrt(1.0 - pow(beta2, t)) / (1.0 - pow(beta1, t))
     cdef double h_now = catch_up[min(<Py_ssize_t> t - 1, L - 1)]
     # factors of the last skipped gap seen by this thread (a row's entries
     # usually share it: all of them with dense X)
@@ -212,11 +213,11 @@ def adam_block_t(
                     if s != seen:
                         seen = s
                         gap = t - 1 - s
-                        decay1 = beta1 ** gap
-                        decay2 = beta2 ** gap
+                        decay1 = pow(beta1, gap)
+                        decay2 = pow(beta2, gap)
                         travel = lr * (catch_up[min(<Py_ssize_t> s, L - 1)]
-                                       - ratio ** gap * h_now)
-                    w = w - travel * mm / (vv ** 0.5 + eps)
+                                       - pow(ratio, gap) * h_now)
+                    w = w - travel * mm / (sqrt(vv) + eps)
                     mm = decay1 * mm
                     vv = decay2 * vv
                 last[i, j] = t
@@ -225,7 +226,7 @@ def adam_block_t(
                 vv = beta2 * vv + (1.0 - beta2) * g * g
                 m[i, j] = <floating> mm
                 v[i, j] = <floating> vv
-                W[i, j] = <floating> (w - lr_t * mm / (vv ** 0.5 + eps))
+                W[i, j] = <floating> (w - lr_t * mm / (sqrt(vv) + eps))
 
 
 def axpy_block_t(
