@@ -53,7 +53,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 
 from ._minibatch_kernels import (
-    adam_block_t, adam_catch_up_table, axpy_block_t, gather_block_t,
+    adam_block_t, adam_catch_up_table, axpy_block_t, gather_block_t, sampled_step,
 )
 from ._prediction import predict_index
 from ._sampling import CandidateSampler
@@ -134,6 +134,34 @@ class StochasticSolver:
         Xc = sp.csr_matrix((Xb.data, inv.astype(np.int32), Xb.indptr),
                            shape=(Xb.shape[0], F.shape[0]))
         return F, Xc
+
+    def _compiled_sampled_step(self, X, batch, y, sw, lam):
+        """:meth:`step` on dense ``X`` under sampling, in one compiled call
+        (``sampled_step``): the candidates are drawn here, the rest is compiled."""
+        if not float(sw[batch].sum()) > 0:
+            return 0.0
+        cand, log_q = self.sampler.draw(self.n_sampled, self.sample_rng)
+        if not hasattr(self, "_column_of"):   # the kernel's class -> column map
+            self._column_of = np.full(self.n_classes, -1, dtype=np.intc)
+        adam, alpha, sgd_step = None, self.alpha, 0.0
+        if self.solver == "adam":
+            adam = (self.mW, self.vW, self.last_W, self.mb.reshape(-1, 1),
+                    self.vb.reshape(-1, 1), self.last_b.reshape(-1, 1))
+        else:   # the penalty first, as a scale on alpha
+            self._shrink(lam)
+            # the logits use W before the shrink: alpha V / shrink
+            alpha = self.alpha / (1.0 - self.learning_rate * lam)
+            sgd_step = -self.learning_rate / self.alpha
+        self.t += 1
+        n_threads = threads_for(self.loss.n_threads,
+                                batch.shape[0] * (batch.shape[0] + cand.shape[0]))
+        return sampled_step(
+            X, batch, y, sw, cand.astype(np.intp), log_q, self.V,
+            self.b.reshape(-1, 1) if self.fit_intercept else None, adam, _ADAM_CATCH_UP,
+            self._column_of, alpha=alpha, sgd_step=sgd_step, lam=lam, lr=self.learning_rate,
+            t=self.t, beta1=_BETA1, beta2=_BETA2, adam_eps=_ADAM_EPS,
+            remove_accidental_hits=self.remove_accidental_hits, n_threads=n_threads,
+            **self.loss.kernel_params())
 
     def step(self, Xb, yb, swb, lam):
         """One update on the batch; returns ``sum_B s_i l_i`` (the sampled loss
@@ -225,6 +253,12 @@ class StochasticSolver:
         n = X.shape[0]
         order = self.shuffle_rng.permutation(n) if shuffle else None
         total = 0.0
+        compiled = (not sp.issparse(X) and self.n_sampled is not None
+                    and self.n_sampled < self.n_classes - 1)
+        if compiled:   # the compiled step reads the batch rows itself
+            Xc, yc = np.ascontiguousarray(X), np.ascontiguousarray(y, dtype=np.intc)
+            swc = np.ascontiguousarray(sw, dtype=np.float64)
+            order = np.arange(n) if order is None else order
         # small per-batch BLAS products: one BLAS thread, so BLAS and the
         # OpenMP kernels never compete for the cores (as in SoftmaxObjective)
         with limit_blas_threads():
@@ -234,7 +268,10 @@ class StochasticSolver:
                     idx = slice(start, stop)
                 else:
                     idx = np.sort(order[start:stop]) if sp.issparse(X) else order[start:stop]
-                total += self.step(X[idx], y[idx], sw[idx], lam)
+                if compiled:
+                    total += self._compiled_sampled_step(Xc, order[start:stop], yc, swc, lam)
+                else:
+                    total += self.step(X[idx], y[idx], sw[idx], lam)
         return total
 
     def penalty(self):
