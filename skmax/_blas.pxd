@@ -1,6 +1,6 @@
 # cython: language_level=3
 """BLAS for the kernel modules: ``gemm`` of scipy's BLAS, fused over float32 /
-float64, and ``daxpy`` (``_blas.pyx`` loads the pointers from scipy's ``cython_blas``
+float64 (``_blas.pyx`` loads the pointers from scipy's ``cython_blas``
 capsules at import, so scipy is not needed to build)."""
 
 from ._row_kernels cimport floating
@@ -10,17 +10,8 @@ ctypedef void (*sgemm_t)(char*, char*, int*, int*, int*, float*, const float*, i
 ctypedef void (*dgemm_t)(char*, char*, int*, int*, int*, double*, const double*, int*,
                          const double*, int*, double*, double*, int*) noexcept nogil
 
-ctypedef void (*daxpy_t)(int*, double*, const double*, int*, double*, int*) noexcept nogil
-
 cdef sgemm_t sgemm_ptr
 cdef dgemm_t dgemm_ptr
-cdef daxpy_t daxpy_ptr
-
-
-cdef inline void daxpy(int n, double alpha, const double* x, double* y) noexcept nogil:
-    """``y += alpha x`` over ``n`` contiguous entries."""
-    cdef int one = 1
-    daxpy_ptr(&n, &alpha, x, &one, y, &one)
 
 
 cdef inline void gemm(

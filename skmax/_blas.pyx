@@ -5,13 +5,12 @@ from cpython.pycapsule cimport PyCapsule_GetName, PyCapsule_GetPointer
 
 
 def _load():
-    global sgemm_ptr, dgemm_ptr, daxpy_ptr
+    global sgemm_ptr, dgemm_ptr
     from scipy.linalg import cython_blas
 
     capi = cython_blas.__pyx_capi__
     sgemm_ptr = <sgemm_t> PyCapsule_GetPointer(capi["sgemm"], PyCapsule_GetName(capi["sgemm"]))
     dgemm_ptr = <dgemm_t> PyCapsule_GetPointer(capi["dgemm"], PyCapsule_GetName(capi["dgemm"]))
-    daxpy_ptr = <daxpy_t> PyCapsule_GetPointer(capi["daxpy"], PyCapsule_GetName(capi["daxpy"]))
 
 
 _load()

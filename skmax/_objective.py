@@ -26,11 +26,9 @@ How an evaluation runs:
    block; ``skmax/_threads.py``). The limiter and the worker pool are dropped
    when the objective is pickled, so it can be sent to another process (it
    runs serially there until reopened).
-4. Sparse ``X`` (CSR or CSC, kept as CSR) is chunked the same way and swept in
-   one compiled call too (``_sparse_kernels.sparse_sweep``): per row, the
-   logits by BLAS ``daxpy`` over the rows of ``W.T``, the row kernel, and
-   ``G.T @ X`` accumulated per chunk by ``daxpy`` while the row is cached; never
-   densified.
+4. Sparse ``X`` (CSR) is chunked the same way but not blocked further:
+   scipy.sparse products on worker threads (numpy and scipy.sparse release the
+   GIL), never densified.
 5. Hessian products can run in float32 on dense float64 ``X``
    (``hessp(..., dtype=np.float32)``: a float32 copy of ``X`` made by the
    workers on the first such product), for Newton-CG, which solves for its
@@ -50,7 +48,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import scipy.sparse as sp
 
-from . import _kernels, _sparse_kernels
+from . import _kernels
 from ._threads import limit_blas_threads, threads_for
 
 # Target bytes of one block of X rows (plus its logits): about half of a
@@ -127,11 +125,7 @@ class SoftmaxObjective:
         self._chunks = [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
         if self.sparse:
             self.X = X = X.tocsr()
-            if d >= np.iinfo(np.intc).max:
-                raise ValueError(f"sparse X with {d} columns: at most 2**31 - 2 are supported")
-            # the compiled sweep's CSR arrays (column indices as C ints)
-            self._csr = (X.data, X.indices.astype(np.intc, copy=False),
-                         X.indptr.astype(np.intp, copy=False))
+            self._X_chunks = [X[a:b] for a, b in self._chunks]
             self.block_rows = max(b - a for a, b in self._chunks)
             self._columns = None
         else:
@@ -215,35 +209,47 @@ class SoftmaxObjective:
         return grad
 
     # -- evaluations ------------------------------------------------------
-    def _sweep(self, W, b, X, proba, hessian):
+    def _sweep(self, W, b, X, proba, hessian, sparse_row_op):
         """``(sum of row values, G.T @ X, G.sum(0))`` over all rows, ``G`` the
         row kernel's output over the logits ``X @ W.T + b``: the loss gradient,
         or with ``hessian`` the Hessian product for the direction ``(W, b)``.
 
         ``X`` is ``self.X`` or its float32 copy, ``proba`` the probabilities
-        (loss: OUT or None; Hessian: IN). One compiled call, dense or sparse.
+        (loss: OUT or None; Hessian: IN). Dense ``X`` runs in one compiled call;
+        sparse ``X`` calls ``sparse_row_op(logits, start, stop)`` per chunk,
+        which works in place and returns the chunk's value.
         """
         K, d = self.n_classes, X.shape[1]
         zero_W = not W.any()    # W = 0 (the usual start): logits are the intercepts
-        n_chunks = len(self._chunks)
-        n_threads = n_chunks if self._executor is not None else 1
-        acc_b = np.zeros((n_chunks, K), dtype=np.float64) if self.fit_intercept else None
-        if self.sparse:
-            acc_WT = np.zeros((n_chunks, d, K), dtype=np.float64)
-            value = _sparse_kernels.sparse_sweep(
-                *self._csr, None if zero_W else np.ascontiguousarray(W.T, dtype=np.float64),
-                None if b is None else b.astype(np.float64), self.y, self.sample_weight,
-                proba, acc_WT, acc_b, self._bounds, hessian=hessian, n_threads=n_threads,
-                **self.loss.kernel_params(hessian))
-            acc_W = acc_WT.sum(axis=0).T
-        else:
+        if not self.sparse:
+            n_chunks = len(self._chunks)
             acc_W = np.zeros((n_chunks, K, d), dtype=np.float64)
+            acc_b = np.zeros((n_chunks, K), dtype=np.float64) if self.fit_intercept else None
             value = _kernels.dense_sweep(
                 X, None if zero_W else W, b, self.y, self.sample_weight, proba, acc_W, acc_b,
                 self._bounds, block_rows=self.block_rows, hessian=hessian,
-                n_threads=n_threads, **self.loss.kernel_params(hessian))
-            acc_W = acc_W.sum(axis=0)
-        return value, acc_W, None if acc_b is None else acc_b.sum(axis=0)
+                n_threads=n_chunks if self._executor is not None else 1,
+                **self.loss.kernel_params(hessian))
+            return value, acc_W.sum(axis=0), None if acc_b is None else acc_b.sum(axis=0)
+
+        def work(chunk):
+            lo, hi = self._chunks[chunk]
+            Xc = self._X_chunks[chunk]
+            if zero_W:
+                G = np.zeros((hi - lo, K), dtype=X.dtype)
+            else:
+                G = np.ascontiguousarray(Xc @ W.T, dtype=X.dtype)
+            if b is not None:
+                G += b
+            value = sparse_row_op(G, lo, hi)
+            grad_b = G.sum(axis=0, dtype=np.float64) if b is not None else None
+            return value, (Xc.T @ G).T.astype(np.float64), grad_b
+
+        parts = self._map_chunks(work)
+        value = sum(p[0] for p in parts)
+        acc_W = sum(p[1] for p in parts)
+        acc_b = sum(p[2] for p in parts) if self.fit_intercept else None
+        return value, acc_W, acc_b
 
     def loss_gradient(self, coef, keep_proba=False):
         """Objective value and gradient (float64) at ``coef``.
@@ -254,8 +260,15 @@ class SoftmaxObjective:
         W, b = self._cast(coef)
         if keep_proba and self._proba is None:
             self._proba = np.empty((self.n_samples, self.n_classes), dtype=self.dtype)
-        proba = self._proba if keep_proba else None
-        total, grad_W, grad_b = self._sweep(W, b, self.X, proba, False)
+        y, sw, proba, loss = self.y, self.sample_weight, self._proba, self.loss
+
+        def sparse_row_op(G, start, stop):
+            return loss.loss_gradient(
+                G, y[start:stop], sw[start:stop], proba[start:stop] if keep_proba else None
+            )
+
+        total, grad_W, grad_b = self._sweep(
+            W, b, self.X, proba if keep_proba else None, False, sparse_row_op)
         self._proba_at = coef.copy() if keep_proba else None
         self._proba32 = None
         W64, _ = self.unpack(coef)
@@ -292,6 +305,12 @@ class SoftmaxObjective:
                 self._proba32 = self._proba.astype(np.float32)
             X, proba = self._X32, self._proba32
         V, c = self._cast(vector, X.dtype)
-        _, out_W, out_b = self._sweep(V, c, X, proba, True)
+        sw, loss = self.sample_weight, self.loss
+
+        def sparse_row_op(D, start, stop):
+            loss.hessp(D, proba[start:stop], sw[start:stop])
+            return 0.0
+
+        _, out_W, out_b = self._sweep(V, c, X, proba, True, sparse_row_op)
         V64, _ = self.unpack(vector)
         return self._penalised(V64, out_W, out_b)
