@@ -53,7 +53,11 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 
 from ._minibatch_kernels import (
-    adam_block_t, adam_catch_up_table, axpy_block_t, gather_block_t, sampled_step,
+    adam_block_t,
+    adam_catch_up_table,
+    axpy_block_t,
+    gather_block_t,
+    sampled_step,
 )
 from ._prediction import predict_index
 from ._sampling import CandidateSampler
