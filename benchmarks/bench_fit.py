@@ -144,25 +144,18 @@ def main(argv=None):
     for n, d, K in shapes:
         for dtype in (np.float64, np.float32):
             problems.append((f"synthetic n={n} d={d} K={K}", *synthetic(n, d, K, dtype), args.C))
-    if not (args.quick or args.no_real):
-        for name in REAL:
-            for dtype in (np.float64, np.float32):
-                try:
-                    X, y = real(name, dtype)
-                except (ImportError, FileNotFoundError) as exc:
-                    print(f"skipping {name}: {exc}")
-                    break
-                problems.append((f"{name} {X.shape[0]}x{X.shape[1]} K={len(np.unique(y))}", X, y,
-                                 args.C))
-    for name in [] if args.quick or args.no_real else SPARSE:
+    loaders = [(name, real, args.C) for name in REAL]
+    loaders += [(name, sparse_real, SPARSE_C) for name in SPARSE]
+    for name, load, C in [] if args.quick or args.no_real else loaders:
         for dtype in (np.float64, np.float32):
             try:
-                X, y = sparse_real(name, dtype)
+                X, y = load(name, dtype)
             except (ImportError, FileNotFoundError) as exc:
                 print(f"skipping {name}: {exc}")
                 break
-            problems.append((f"{name} (sparse, C={SPARSE_C:g}) {X.shape[0]}x{X.shape[1]} "
-                             f"K={len(np.unique(y))}", X, y, SPARSE_C))
+            kind = f" (sparse, C={C:g})" if sp.issparse(X) else ""
+            problems.append((f"{name}{kind} {X.shape[0]}x{X.shape[1]} K={len(np.unique(y))}",
+                             X, y, C))
 
     report = Report("bench_fit", f"C={args.C}, tol={args.tol}, max_iter={args.max_iter}, "
                     f"best of {repeats} (interleaved: one fit of each estimator per round)")

@@ -295,6 +295,16 @@ cdef void _axpy_block(
 # One sampled minibatch step over dense X in one call (note 6).
 
 
+cdef inline int _column(Py_ssize_t k, int[::1] column_of, Py_ssize_t[::1] rows,
+                        Py_ssize_t* R) noexcept nogil:
+    """Column of class ``k`` in the reduced set, appending it when new."""
+    if column_of[k] < 0:
+        column_of[k] = <int> R[0]
+        rows[R[0]] = k
+        R[0] += 1
+    return column_of[k]
+
+
 def sampled_step(
     const floating[:, ::1] X,       # IN: all rows (n, d)
     const Py_ssize_t[::1] batch,    # IN: rows of X in the batch
@@ -330,7 +340,7 @@ def sampled_step(
     intercepts unpenalised."""
     cdef Py_ssize_t B = batch.shape[0], S = cand.shape[0], K = W.shape[0]
     cdef int d = <int> W.shape[1]
-    cdef Py_ssize_t i, k, j, R = 0
+    cdef Py_ssize_t i, j, R = 0
     cdef double S_B = 0.0, total
     cdef LossParams lp = LossParams(inv_T=inv_T, eps=eps, gamma=gamma)
     cdef floating zero = 0.0
@@ -364,19 +374,9 @@ def sampled_step(
         return 0.0
     # the reduced columns: the batch's classes, then the new candidates
     for i in range(B):
-        k = y[batch[i]]
-        if column_of[k] < 0:
-            column_of[k] = <int> R
-            rows[R] = k
-            R += 1
-        true_col[i] = column_of[k]
+        true_col[i] = _column(y[batch[i]], column_of, rows, &R)
     for j in range(S):
-        k = cand[j]
-        if column_of[k] < 0:
-            column_of[k] = <int> R
-            rows[R] = k
-            R += 1
-        cand_col[j] = column_of[k]
+        cand_col[j] = _column(cand[j], column_of, rows, &R)
     for j in range(R):
         column_of[rows[j]] = -1
     dtype = np.float32 if floating is float else np.float64
