@@ -33,11 +33,15 @@ costs ``O(batch x touched classes x touched features)``, never ``O(K d)``.
   is a scalar update of ``alpha`` (the trick of scikit-learn's SGD), so the
   stochastic gradient is that of ``L_B`` above for all of ``W``.
 * ``'adam'``: the moments and the penalty gradient ``lambda W`` are updated
-  only on the touched block ("lazy Adam", as TensorFlow's ``LazyAdam``). With
-  dense ``X`` and the full softmax every entry is touched and this is exact
-  Adam on ``L_B``; otherwise an entry is shrunk only in the steps that touch it,
-  so rarely touched rows are penalised less than ``lambda`` -- an
-  approximation of the objective, documented in ``docs/sampled_softmax.md``.
+  only on the touched block ("lazy Adam", as TensorFlow's ``LazyAdam``), but an
+  entry first catches up the steps it skipped as dense Adam would have made
+  them with a zero loss gradient (moments decayed, momentum carried on; the
+  closed form is note 5 of ``_minibatch_kernels.pyx``), so a rarely drawn
+  class moves as far per touch as under dense Adam. With dense ``X`` and the
+  full softmax every entry is touched and this is exact Adam on ``L_B``;
+  otherwise an entry is shrunk only in the steps that touch it, so rarely
+  touched rows are penalised less than ``lambda`` -- an approximation of the
+  objective, documented in ``docs/sampled_softmax.md``.
 """
 
 import time
@@ -48,13 +52,20 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 
-from ._minibatch_kernels import adam_block_t, axpy_block_t, gather_block_t
+from ._minibatch_kernels import (
+    adam_block_t,
+    adam_catch_up_table,
+    axpy_block_t,
+    gather_block_t,
+    sampled_step,
+)
 from ._prediction import predict_index
 from ._sampling import CandidateSampler
 from ._threads import limit_blas_threads, threads_for
 from ._warnings import warn
 
 _BETA1, _BETA2, _ADAM_EPS = 0.9, 0.999, 1e-8
+_ADAM_CATCH_UP = adam_catch_up_table(_BETA1, _BETA2)
 
 # What a solver needs to continue (partial_fit) besides its random streams and
 # history: kept by the estimator as arrays and plain values only, so that a
@@ -109,6 +120,9 @@ class StochasticSolver:
             self.vW = np.zeros(self.V.shape, dtype=self.dtype)
             self.mb = np.zeros_like(self.b)
             self.vb = np.zeros_like(self.b)
+            # step of each entry's last update, for the lazy catch-up
+            self.last_W = np.zeros(self.V.shape, dtype=np.int32)
+            self.last_b = np.zeros(self.b.shape, dtype=np.int32)
 
     # -- parameters -------------------------------------------------------
     @property
@@ -162,6 +176,34 @@ class StochasticSolver:
         Xc = sp.csr_matrix((Xb.data, inv.astype(np.int32), Xb.indptr),
                            shape=(Xb.shape[0], F.shape[0]))
         return F, Xc
+
+    def _compiled_sampled_step(self, X, batch, y, sw, lam):
+        """:meth:`step` on dense ``X`` under sampling, in one compiled call
+        (``sampled_step``): the candidates are drawn here, the rest is compiled."""
+        if not float(sw[batch].sum()) > 0:
+            return 0.0
+        cand, log_q = self.sampler.draw(self.n_sampled, self.sample_rng)
+        if not hasattr(self, "_column_of"):   # the kernel's class -> column map
+            self._column_of = np.full(self.n_classes, -1, dtype=np.intc)
+        adam, alpha, sgd_step = None, self.alpha, 0.0
+        if self.solver == "adam":
+            adam = (self.mW, self.vW, self.last_W, self.mb.reshape(-1, 1),
+                    self.vb.reshape(-1, 1), self.last_b.reshape(-1, 1))
+        else:   # the penalty first, as a scale on alpha
+            self._shrink(lam)
+            # the logits use W before the shrink: alpha V / shrink
+            alpha = self.alpha / (1.0 - self.learning_rate * lam)
+            sgd_step = -self.learning_rate / self.alpha
+        self.t += 1
+        n_threads = threads_for(self.loss.n_threads,
+                                batch.shape[0] * (batch.shape[0] + cand.shape[0]))
+        return sampled_step(
+            X, batch, y, sw, cand.astype(np.intp), log_q, self.V,
+            self.b.reshape(-1, 1) if self.fit_intercept else None, adam, _ADAM_CATCH_UP,
+            self._column_of, alpha=alpha, sgd_step=sgd_step, lam=lam, lr=self.learning_rate,
+            t=self.t, beta1=_BETA1, beta2=_BETA2, adam_eps=_ADAM_EPS,
+            remove_accidental_hits=self.remove_accidental_hits, n_threads=n_threads,
+            **self.loss.kernel_params())
 
     def step(self, Xb, yb, swb, lam):
         """One update on the batch; returns ``sum_B s_i l_i`` (the sampled loss
@@ -224,9 +266,6 @@ class StochasticSolver:
             if self.alpha < 1e-6:
                 self._normalise_scale()
 
-    def _adam_lr(self):
-        return self.learning_rate * np.sqrt(1 - _BETA2 ** self.t) / (1 - _BETA1 ** self.t)
-
     def _update_weights(self, rows, cols, gT, lam):
         """Step on the block ``W[rows][:, cols]`` from its loss gradient ``gT``
         (transposed); the penalty ``lam`` as in the module note."""
@@ -235,8 +274,11 @@ class StochasticSolver:
             self._shrink(lam)
             axpy_block_t(self.V, rows, cols, gT, -self.learning_rate / self.alpha, nt)
         else:
-            adam_block_t(self.V, self.mW, self.vW, rows, cols, gT, lam,
-                         self._adam_lr(), _BETA1, _BETA2, _ADAM_EPS, nt)
+            self._adam(self.V, self.mW, self.vW, self.last_W, rows, cols, gT, lam, nt)
+
+    def _adam(self, P, m, v, last, rows, cols, gT, lam, n_threads):
+        adam_block_t(P, m, v, last, rows, cols, gT, _ADAM_CATCH_UP, lam, self.learning_rate,
+                     self.t, _BETA1, _BETA2, _ADAM_EPS, n_threads)
 
     def _update_intercept(self, rows, gb):
         """Step on ``b[rows]`` (unpenalised): the block kernels on ``b`` as one column."""
@@ -244,8 +286,8 @@ class StochasticSolver:
         if self.solver == "sgd":
             axpy_block_t(self.b.reshape(-1, 1), rows, col, gT, -self.learning_rate)
         else:
-            adam_block_t(self.b.reshape(-1, 1), self.mb.reshape(-1, 1), self.vb.reshape(-1, 1),
-                         rows, col, gT, 0.0, self._adam_lr(), _BETA1, _BETA2, _ADAM_EPS)
+            self._adam(self.b.reshape(-1, 1), self.mb.reshape(-1, 1), self.vb.reshape(-1, 1),
+                       self.last_b.reshape(-1, 1), rows, col, gT, 0.0, 1)
 
     # -- epochs -----------------------------------------------------------
     def epoch(self, X, y, sw, batch_size, shuffle, lam):
@@ -253,6 +295,12 @@ class StochasticSolver:
         n = X.shape[0]
         order = self.shuffle_rng.permutation(n) if shuffle else None
         total = 0.0
+        compiled = (not sp.issparse(X) and self.n_sampled is not None
+                    and self.n_sampled < self.n_classes - 1)
+        if compiled:   # the compiled step reads the batch rows itself
+            Xc, yc = np.ascontiguousarray(X), np.ascontiguousarray(y, dtype=np.intc)
+            swc = np.ascontiguousarray(sw, dtype=np.float64)
+            order = np.arange(n) if order is None else order
         # small per-batch BLAS products: one BLAS thread, so BLAS and the
         # OpenMP kernels never compete for the cores (as in SoftmaxObjective)
         with limit_blas_threads():
@@ -262,7 +310,10 @@ class StochasticSolver:
                     idx = slice(start, stop)
                 else:
                     idx = np.sort(order[start:stop]) if sp.issparse(X) else order[start:stop]
-                total += self.step(X[idx], y[idx], sw[idx], lam)
+                if compiled:
+                    total += self._compiled_sampled_step(Xc, order[start:stop], yc, swc, lam)
+                else:
+                    total += self.step(X[idx], y[idx], sw[idx], lam)
         return total
 
     def penalty(self):

@@ -188,7 +188,8 @@ def test_objective_same_for_blocks_threads_and_sparse(dtype, gamma):
     variants = [(X, dict(block_rows=1)), (X, dict(block_rows=7)),
                 (X, dict(block_rows=7, n_threads=2)), (X, dict(n_threads=2)),
                 (np.asfortranarray(X), dict(block_rows=64, n_threads=2))]
-    variants += [(sp.csr_matrix(X).asformat(fmt), dict(n_threads=2)) for fmt in ["csr", "csc"]]
+    variants += [(sp.csr_matrix(X).asformat(fmt), dict(n_threads=t))
+                 for fmt in ["csr", "csc"] for t in (1, 2, 3)]
     for data, kwargs in variants:
         with SoftmaxObjective(data, y, sw, 4, loss, **kwargs) as obj:
             v, g = obj.loss_gradient(coef)
