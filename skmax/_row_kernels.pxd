@@ -8,7 +8,7 @@ design note of ``skmax/_kernels.pyx`` for the formulas and the reasons.
 """
 
 from libc.float cimport DBL_MAX, FLT_MAX
-from libc.math cimport log1p, pow
+from libc.math cimport NAN, log1p, pow
 from libc.stdlib cimport malloc
 from libc.string cimport memset
 
@@ -33,26 +33,55 @@ cdef struct LossParams:
     double gamma    # focal exponent
 
 
+cdef inline void _row_shift_special(
+    const floating* a,  # IN: K raw logits, some NaN or infinite
+    double* d,          # OUT: shifted logits: 0 at the maxima, -DBL_MAX elsewhere; or all NaN
+    int K,
+    double amax,        # the row max (+-inf here unless a[0] is NaN)
+) noexcept nogil:
+    """The shift of a row whose max is infinite or that holds a NaN."""
+    cdef int k
+    for k in range(K):
+        if a[k] != a[k]:
+            for k in range(K):
+                d[k] = NAN
+            return
+    for k in range(K):
+        d[k] = 0.0 if a[k] == amax else -DBL_MAX
+
+
 cdef inline void _row_shift_exp(
     const floating* a,  # IN: K raw logits
-    double* d,          # OUT: (a_k - max) / T, clipped to >= -DBL_MAX
-    double* e,          # OUT: exp(d_k)
+    double* d,          # OUT: (a_k - max) / T, clipped to >= -DBL_MAX (NaN rows: NaN)
+    double* e,          # OUT: exp(d_k) (NaN rows: NaN)
     int K,
     double inv_T,
     double* s_rest,     # OUT: sum of e_k over all entries but one maximal one
 ) noexcept nogil:
-    """Shift by the row max, scale by 1/T and exponentiate."""
+    """Shift by the row max, scale by 1/T and exponentiate.
+
+    Non-finite logits take their limits: with ``+inf`` entries the row shares
+    its mass among them, a row of ``-inf`` is uniform, and a NaN anywhere makes
+    the whole row NaN (never a row of zeros)."""
     cdef int k, kmax = 0
     cdef double amax = a[0], dk
+    cdef bint special = 0
     for k in range(1, K):
         if a[k] > amax:
             amax = a[k]
             kmax = k
     for k in range(K):
         dk = (<double> a[k] - amax) * inv_T
+        special |= dk != dk     # a NaN logit, or inf - inf at an infinite max
         d[k] = dk if dk > -DBL_MAX else -DBL_MAX    # a_k - max may overflow to -inf
+    if special:
+        _row_shift_special(a, d, K, amax)
     skmax_exp_array(d, e, K)
     s_rest[0] = skmax_sum_rest(e, K, kmax)
+    if special and d[kmax] != d[kmax]:
+        for k in range(K):
+            e[k] = d[k]
+        s_rest[0] = d[kmax]
 
 
 cdef inline double _row_loss_grad(
@@ -127,7 +156,7 @@ cdef inline void _row_softmax(
         log_s = log1p(s_rest)
         for k in range(K):
             v = d[k] - log_s
-            a[k] = <floating> (v if v > lo else lo)
+            a[k] = <floating> (lo if v < lo else v)    # NaN stays NaN
     else:
         inv_s = 1.0 / (1.0 + s_rest)
         for k in range(K):
