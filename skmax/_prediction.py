@@ -139,7 +139,8 @@ def _recompute_rows(X, rows, W, b, kind, inv_T, out):
                 out[rows] = np.argmax(shifted, axis=1)
             else:
                 _kernels.softmax(shifted, inv_T, kind == "log_proba", 1)
-                out[rows] = shifted
+                # log-probabilities stay within the output dtype, as in the kernels
+                out[rows] = np.maximum(shifted, -np.finfo(out.dtype).max)
     if nan.any():
         warnings.warn(
             f"The logits of {int(nan.sum())} row(s) are NaN (are coef_ and intercept_ "

@@ -647,4 +647,5 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         -------
         y_pred : ndarray of shape (n_samples,)
         """
-        return self.classes_[self._predict(X, "label")]
+        labels = self._predict(X, "label")     # checks that the model is fitted first
+        return self.classes_[labels]
