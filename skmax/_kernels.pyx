@@ -501,6 +501,7 @@ def predict_dense(
     if n == 0 or K == 0:
         return
     n_blocks = (n + block_rows - 1) // block_rows
+    buf, block = NULL, NULL     # Cython makes them firstprivate: give them a value to copy
     with nogil, parallel(num_threads=n_threads):
         buf = <double*> malloc(2 * K * sizeof(double) + 64)
         block = <floating*> malloc(block_rows * K * sizeof(floating)) if label else NULL
