@@ -70,6 +70,13 @@ def _numpy_softmax(X, W, b):
     return a
 
 
+def _contenders(X, W, b):
+    """The timed calls, in the table's column order."""
+    ours, theirs = _models(W, b)
+    return [lambda: ours.predict_proba(X), lambda: theirs.predict_proba(X),
+            lambda: _numpy_softmax(X, W, b), lambda: X @ W.T, lambda: ours.predict(X)]
+
+
 def timing_rows(sizes, max_cells, repeats, nnz):
     rows = []
     for n, d, K in sizes:
@@ -80,11 +87,8 @@ def timing_rows(sizes, max_cells, repeats, nnz):
                     rows.append((n, d, K, *name, None))
                     continue
                 X, W, b = _data(n, d, K, dtype, sparse, nnz)
-                ours, theirs = _models(W, b)
-                funcs = [lambda: ours.predict_proba(X), lambda: theirs.predict_proba(X),
-                         lambda: _numpy_softmax(X, W, b), lambda: X @ W.T,
-                         lambda: ours.predict(X)]
-                times = best_of_interleaved(funcs, 1 if n * K >= 5e7 else repeats)
+                times = best_of_interleaved(_contenders(X, W, b),
+                                            1 if n * K >= 5e7 else repeats)
                 rows.append((n, X.shape[1], K, *name, times))
                 X = None   # free the data before the next size
     return rows

@@ -6,13 +6,13 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from cases import RTOL
 from sklearn.datasets import make_classification
 
 import skmax._prediction as prediction
 from skmax import SoftmaxClassifier, _kernels
 from skmax._prediction import predict_linear
 
-from cases import RTOL
 from reference import log_softmax
 
 
