@@ -5,7 +5,9 @@ shared by the estimator and the minibatch solver's early-stopping score.
    OpenMP over row blocks, BLAS into the output, the row function in place);
    sparse ``X`` gets its products from scipy.sparse on worker threads, one CSR
    row chunk each, and its rows from ``_kernels.predict_logits``. Memory is the
-   output plus one block (at most ``_PREDICT_CHUNK_BYTES``) per thread.
+   output plus one block (at most ``_PREDICT_CHUNK_BYTES``) per thread; dense
+   ``X`` in another dtype or memory order than the product's is converted a
+   few blocks at a time, never whole.
 2. Binary models (a single row ``coef_ = w_1 - w_0``) predict from the two
    rows ``[0, w]``, so every kind but the 1-D decision function takes the
    K-class path.
@@ -79,11 +81,17 @@ def predict_linear(X, coef, intercept, kind, *, inv_T=1.0, scale=1.0, n_threads=
         _predict_sparse(X.tocsr().astype(dtype, copy=False), W, b, out, labels, bad,
                         code, inv_T, rows, threads)
     else:
-        block = min(rows, _block_rows(n, X.shape[1], K, dtype.itemsize))
+        block = max(1, min(rows, _block_rows(n, X.shape[1], K, dtype.itemsize)))
+        # X in another dtype or order is converted a slice of rows at a time
+        step = n if X.dtype == dtype and X.flags.c_contiguous else rows * threads
         with limit_blas_threads():
-            _kernels.predict_dense(np.ascontiguousarray(X, dtype=dtype), W, b, out, labels,
-                                   bad, kind=code, inv_T=inv_T, block_rows=max(block, 1),
-                                   n_threads=threads)
+            for start in range(0, n, max(step, 1)):
+                stop = min(start + step, n)
+                _kernels.predict_dense(
+                    np.ascontiguousarray(X[start:stop], dtype=dtype), W, b,
+                    None if label else out[start:stop], labels[start:stop] if label else None,
+                    bad[start:stop], kind=code, inv_T=inv_T, block_rows=block,
+                    n_threads=threads)
     overflowed = np.flatnonzero(bad)
     if overflowed.size:
         _recompute_rows(X, overflowed, W, b, kind, inv_T, labels if label else out)

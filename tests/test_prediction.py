@@ -134,3 +134,15 @@ def test_prediction_rejects_mismatched_buffers():
         _kernels.predict_dense(X, coef, intercept, out[:3], None, bad, kind=1, block_rows=2)
     with pytest.raises(ValueError, match="must match"):
         _kernels.predict_logits(X @ coef.T, intercept[:1], out, None, bad, kind=1)
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_dense_input_of_another_dtype_or_order_is_converted_by_slices(monkeypatch, order):
+    # float32 X with a float64 model: float64 results, as from one product
+    monkeypatch.setattr(prediction, "_PREDICT_CHUNK_BYTES", 4 * 8 * 5)
+    X, coef, intercept = _model(23, 4, 5, np.float64)
+    X32 = np.asarray(X.astype(np.float32), order=order)
+    got = predict_linear(X32, coef, intercept, "proba", n_threads=2)
+    assert got.dtype == np.float64
+    want = _reference(X32.astype(np.float64), coef, intercept, "proba", 1.0)
+    np.testing.assert_allclose(got, want, rtol=1e-12)
