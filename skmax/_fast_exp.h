@@ -1,5 +1,5 @@
-/* Fast exp of non-positive arguments for the skmax row kernels, and its
-   CPU dispatch.
+/* Fast exp of non-positive arguments for the skmax row kernels, the
+   vectorised row loops built on it, and their CPU dispatch.
 
    1. The row kernels exponentiate only shifted logits d = (a - max) / T <= 0,
       so exp needs no overflow, errno or NaN handling: a branch-free function
@@ -10,6 +10,10 @@
       CPU has both; SKMAX_NO_AVX2 (set before import) forces the portable copy.
    3. The sum of a row's exponentials skips one maximal entry (equal to 1), so
       1 - p of a dominant class keeps full relative precision.
+   4. The whole head of a row (max, shift, exp, sum), its stores (p and the
+      cross-entropy's gradient) and the Hessian row are compiled the same two
+      ways (SKMAX_ROW_COPIES); "omp simd" reductions let the compiler reorder
+      the max and the sums, which is what makes them vectorise.
    Speed-ups are measured in docs/benchmarks.md, not quoted here.
 */
 #ifndef SKMAX_FAST_EXP_H
