@@ -20,6 +20,7 @@ DOCS_SETTINGS = {
     "bench_many_classes": [],
     "bench_contention": [],
     "bench_calibrators": [],
+    "bench_predict": [],
 }
 
 

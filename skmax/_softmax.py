@@ -3,8 +3,8 @@ smoothing, focal term and class/sample weights.
 
 1. The estimator validates and dispatches, as ``LogisticRegression`` does: the
    full-batch solvers live in ``_solvers``, the minibatch solvers with their
-   epoch loop, early stopping and set-up in ``_sgd``; prediction's chunked
-   logits in ``_prediction`` (shared with the minibatch early stopping).
+   epoch loop, early stopping and set-up in ``_sgd``; prediction (one compiled
+   call per row block) in ``_prediction``, shared with the early stopping.
 2. ``fit`` and ``partial_fit`` share one validation (``_validate_fit_data``),
    so the sample and class weight checks are written once.
 3. A fit builds its fitted attributes aside and installs them at once at the
@@ -29,7 +29,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 
 from ._loss import SoftmaxLoss, n_threads_from_n_jobs
 from ._objective import SoftmaxObjective
-from ._prediction import logit_chunks, predict_index, rows_per_class
+from ._prediction import predict_linear, rows_per_class
 from ._sampling import SAMPLERS
 from ._sgd import StochasticSolver, configure_solver, fit_minibatch, new_solver, run_epochs
 from ._solvers import FULL_BATCH_SOLVERS
@@ -659,20 +659,12 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
             reset=False,
         )
 
-    def _logit_chunks(self, X, full_rows=True):
-        """:func:`logit_chunks` of the fitted ``coef_`` (binary models with
-        ``full_rows``: the two rows ``[0, a]``)."""
-        return logit_chunks(X, self.coef_, self.intercept_, binary_rows=full_rows)
-
-    def _proba(self, X, log):
+    def _predict(self, X, kind):
+        """:func:`predict_linear` of the fitted model, at its temperature."""
         X = self._validate_predict_data(X)
-        loss = self._training_loss(n_threads_from_n_jobs(self.n_jobs))
-        out = None
-        for start, stop, a in self._logit_chunks(X):
-            if out is None:
-                out = np.empty((X.shape[0], a.shape[1]), dtype=a.dtype)
-            out[start:stop] = loss.predict_proba(a, log=log)
-        return out
+        return predict_linear(X, self.coef_, self.intercept_, kind,
+                              inv_T=1.0 / self.temperature,
+                              n_threads=n_threads_from_n_jobs(self.n_jobs))
 
     def decision_function(self, X):
         """Temperature-scaled logits ``z = (X @ coef_.T + intercept_) / T``.
@@ -690,9 +682,7 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         -------
         scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
         """
-        X = self._validate_predict_data(X)
-        scores = np.vstack([a for _, _, a in self._logit_chunks(X, full_rows=False)])
-        scores = scores / np.asarray(self.temperature, dtype=scores.dtype)
+        scores = self._predict(X, "decision")
         return scores.ravel() if scores.shape[1] == 1 else scores
 
     def predict_proba(self, X):
@@ -713,7 +703,7 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         proba : ndarray of shape (n_samples, n_classes)
             Probabilities, in the order of ``classes_``.
         """
-        return self._proba(X, log=False)
+        return self._predict(X, "proba")
 
     def predict_log_proba(self, X):
         """Log of the class probabilities, computed as a log-softmax.
@@ -730,7 +720,7 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         -------
         log_proba : ndarray of shape (n_samples, n_classes)
         """
-        return self._proba(X, log=True)
+        return self._predict(X, "log_proba")
 
     def predict(self, X):
         """Most probable class of each sample (computed in row chunks).
@@ -744,5 +734,5 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         -------
         y_pred : ndarray of shape (n_samples,)
         """
-        X = self._validate_predict_data(X)
-        return self.classes_[predict_index(X, self.coef_, self.intercept_)]
+        labels = self._predict(X, "label")     # checks that the model is fitted first
+        return self.classes_[labels]
