@@ -162,6 +162,8 @@ class VectorScalingObjective:
         self.sample_weight = np.ascontiguousarray(sample_weight, dtype=np.float64)
         self.n_samples, K = Z.shape
         self.n_params = 2 * K
+        self.dtype = np.dtype(Z.dtype)
+        self.low_memory = False
         self.scale = 1.0 / self.sample_weight.sum()
         self.loss = SoftmaxLoss(n_threads=n_threads)
         self._proba = self._proba_at = None
@@ -203,6 +205,8 @@ class PenalisedObjective:
         self.centre = centre
         self.n_samples = data.n_samples
         self.n_params = data.n_params
+        self.dtype = data.dtype           # the solvers' stopping tests read these
+        self.low_memory = data.low_memory
 
     def __enter__(self):
         self.data.__enter__()

@@ -71,7 +71,7 @@ _ADAM_CATCH_UP = adam_catch_up_table(_BETA1, _BETA2)
 # history: kept by the estimator as arrays and plain values only, so that a
 # fitted model persists (skops) without trusting private types.
 _STATE_FIELDS = ("solver", "V", "b", "alpha", "t", "fit_intercept", "counts",
-                 "mW", "vW", "mb", "vb")
+                 "mW", "vW", "mb", "vb", "last_W", "last_b")
 
 
 def _generator(saved):

@@ -119,8 +119,8 @@ def test_dirichlet_with_infinite_off_diagonal_penalty_is_vector_scaling():
         strong = DirichletCalibrator(alpha=1e6, intercept_alpha=0.0).fit(L, y)
     off = strong.coef_ - np.diag(np.diag(strong.coef_))
     assert np.abs(off).max() < 1e-3
-    np.testing.assert_allclose(np.diag(strong.coef_), vector.coef_, rtol=3e-3)
-    np.testing.assert_allclose(strong.transform(L), vector.transform(logp), atol=1e-3)
+    np.testing.assert_allclose(np.diag(strong.coef_), vector.coef_, rtol=1e-2)
+    np.testing.assert_allclose(strong.transform(L), vector.transform(logp), atol=3e-3)
 
 
 @pytest.mark.parametrize("calibrator", CALIBRATORS, ids=lambda c: repr(c))

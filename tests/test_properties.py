@@ -287,8 +287,6 @@ def test_stochastic_solvers_huge_features(solver, X):
                              max_iter=1, random_state=0))
 
 
-@pytest.mark.xfail(reason="issue #20 item 1 (kernels rewrite, #16): overflowing or NaN "
-                   "logits give all-zero probability rows", strict=False)
 @pytest.mark.parametrize("value, dtype", [(1.7e308, np.float64), (-1.7e308, np.float64),
                                           (2e38, np.float32), (-2e38, np.float32)])
 def test_extreme_logits_give_distributions(value, dtype):

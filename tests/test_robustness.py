@@ -318,8 +318,6 @@ def test_early_stopping_scores_in_bounded_chunks(monkeypatch):
     assert peaks[True] - peaks[False] < full_logits / 2
 
 
-@pytest.mark.xfail(reason="issue #20 item 11 (#16's prediction rewrite): decision_function "
-                   "stacks its chunks, then divides them into a new array", strict=False)
 def test_decision_function_peaks_at_its_output():
     rng = np.random.default_rng(0)
     X = rng.standard_normal((20_000, 5))
