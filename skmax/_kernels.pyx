@@ -53,7 +53,8 @@ Design
    and per block of rows ``gemm`` (logits), the row function, ``gemm``
    (``G.T @ Xb`` while ``Xb`` is cached). It stays in this module, beside the
    row loops it drives, rather than in a sibling: it is the loss's loop over
-   ``X`` and shares their row functions and checks. ``sgemm``/``dgemm`` come
+   ``X`` and shares their row functions and checks. ``sgemm``/``dgemm`` come,
+   through ``skmax/_blas.pyx``,
    from scipy's ``cython_blas`` capsules, read at import, so scipy is not
    needed to build. A Python loop over numpy calls lost a large share of each
    sweep to GIL hand-offs (measured once, in ``docs/benchmarks.md``, "The
@@ -71,8 +72,8 @@ Design
 from cython.parallel cimport parallel, prange, threadid
 from libc.stdlib cimport free, malloc
 from libc.string cimport memset
-from cpython.pycapsule cimport PyCapsule_GetName, PyCapsule_GetPointer
 
+from ._blas cimport gemm
 from ._row_kernels cimport (
     LossParams, SKMAX_HAS_OPENMP, SKMAX_MAX_THREADS, _cache_lines, _row_hessp,
     _row_loss_grad, _row_softmax, _scratch, floating, skmax_has_avx2,
@@ -192,40 +193,15 @@ def hessp(
 # Dense sweeps: the whole blocked loop of one evaluation in C (note 7)
 # ---------------------------------------------------------------------------
 
-ctypedef void (*_sgemm_t)(char*, char*, int*, int*, int*, float*, const float*, int*,
-                          const float*, int*, float*, float*, int*) noexcept nogil
-ctypedef void (*_dgemm_t)(char*, char*, int*, int*, int*, double*, const double*, int*,
-                          const double*, int*, double*, double*, int*) noexcept nogil
-
-cdef _sgemm_t _sgemm = NULL
-cdef _dgemm_t _dgemm = NULL
-
-
-def _load_blas():
-    """Take sgemm/dgemm from scipy's BLAS at import, as ``cimport
-    scipy.linalg.cython_blas`` would, but without needing scipy to build."""
-    global _sgemm, _dgemm
-    from scipy.linalg import cython_blas
-
-    capi = cython_blas.__pyx_capi__
-    _sgemm = <_sgemm_t> PyCapsule_GetPointer(capi["sgemm"], PyCapsule_GetName(capi["sgemm"]))
-    _dgemm = <_dgemm_t> PyCapsule_GetPointer(capi["dgemm"], PyCapsule_GetName(capi["dgemm"]))
-
-
-_load_blas()
-
-
 cdef inline void _gemm(
     char* transa, char* transb, int m, int n, int k,
     const floating* a, int lda, const floating* b, int ldb,
     floating beta, floating* c, int ldc,
 ) noexcept nogil:
-    """Column-major ``c = op(a) @ op(b) + beta c`` (Fortran BLAS convention)."""
+    """Column-major ``c = op(a) @ op(b) + beta c`` (Fortran BLAS convention),
+    through the one BLAS loader of ``skmax/_blas.pyx``."""
     cdef floating one = 1.0
-    if floating is float:
-        _sgemm(transa, transb, &m, &n, &k, &one, a, &lda, b, &ldb, &beta, c, &ldc)
-    else:
-        _dgemm(transa, transb, &m, &n, &k, &one, a, &lda, b, &ldb, &beta, c, &ldc)
+    gemm(transa, transb, m, n, k, one, a, lda, b, ldb, beta, c, ldc)
 
 
 cdef struct SweepConfig:
