@@ -1,6 +1,10 @@
 """The penalised objective: loss + L2 penalty, gradient and Hessian products.
 
-``L(W, b) = (sum_i s_i l_i + ||W||_F^2 / (2 C)) / sum_i s_i``
+``L(W, b) = (sum_i s_i l_i + (1 - r) ||W||_F^2 / (2 C) + r ||W||_1 / C) / sum_i s_i``
+
+(``r = l1_ratio``, scikit-learn's elastic-net scaling). This class evaluates the
+smooth part, everything but the L1 term; the L1 solver
+(``_solvers.minimize_owlqn``) adds the L1 term from :meth:`SoftmaxObjective.l1_weights`.
 
 The division by ``sum_i s_i`` does not move the minimiser; it makes the
 stopping tolerance independent of the number of samples (the convention of
@@ -96,6 +100,8 @@ class SoftmaxObjective:
     n_classes : int
     loss : SoftmaxLoss
     C : float, inverse penalty strength (``np.inf``: no penalty)
+    l1_ratio : float in [0, 1], share of the penalty that is L1 (evaluated by
+        the caller, see :meth:`l1_weights`); the rest is L2
     fit_intercept : bool
     block_rows : int or None, rows per dense block (None: see ``_block_rows``)
     n_threads : int, worker threads over row chunks
@@ -105,13 +111,15 @@ class SoftmaxObjective:
     """
 
     def __init__(self, X, y, sample_weight, n_classes, loss, C=1.0, fit_intercept=True,
-                 block_rows=None, n_threads=1):
+                 block_rows=None, n_threads=1, l1_ratio=0.0):
         self.X = X
         self.y = np.ascontiguousarray(y, dtype=np.int32)
         self.sample_weight = np.ascontiguousarray(sample_weight, dtype=np.float64)
         self.n_classes = int(n_classes)
         self.loss = loss
-        self.l2 = 0.0 if np.isinf(C) else 1.0 / C
+        strength = 0.0 if np.isinf(C) else 1.0 / C
+        self.l2 = (1.0 - l1_ratio) * strength
+        self.l1 = l1_ratio * strength
         self.fit_intercept = fit_intercept
         self.dtype = X.dtype
         self.sparse = sp.issparse(X)
@@ -176,6 +184,13 @@ class SoftmaxObjective:
         W = coef[: K * d].reshape(K, d)
         b = coef[K * d:] if self.fit_intercept else None
         return W, b
+
+    def l1_weights(self):
+        """Weight of ``|coef_j|`` in the scaled objective for every parameter:
+        ``l1 / sum_i s_i`` on ``W``, 0 on the intercepts (never penalised)."""
+        weights = np.zeros(self.n_params)
+        weights[: self.n_classes * self.n_features] = self.scale * self.l1
+        return weights
 
     def _cast(self, coef, dtype=None):
         dtype = self.dtype if dtype is None else dtype

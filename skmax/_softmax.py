@@ -27,7 +27,7 @@ from ._objective import SoftmaxObjective
 from ._prediction import logit_chunks, predict_index, rows_per_class
 from ._sampling import SAMPLERS
 from ._sgd import configure_solver, fit_minibatch, new_solver, run_epochs
-from ._solvers import FULL_BATCH_SOLVERS
+from ._solvers import FULL_BATCH_SOLVERS, minimize_owlqn
 
 STOCHASTIC_SOLVERS = ("sgd", "adam")
 
@@ -64,8 +64,20 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
+    penalty : {'l2', 'l1', 'elasticnet'} or None, default='l2'
+        The penalty on ``W`` (never on the intercept), with scikit-learn's
+        scaling: ``(1 - r) ||W||_F^2 / (2C) + r ||W||_1 / C`` in place of the
+        ``||W||_F^2 / (2C)`` above, ``r = 0`` for 'l2', ``1`` for 'l1',
+        ``l1_ratio`` for 'elasticnet'; None: no penalty (as ``C=np.inf``).
+        An L1 part needs ``solver='lbfgs'``, which then runs OWL-QN (an
+        orthant-wise L-BFGS): ``coef_`` holds exact zeros and ``tol`` bounds
+        the largest entry of the minimum-norm subgradient. Binary problems are
+        fitted as a two-row softmax (see above): with 'l1' this is
+        ``LogisticRegression(penalty='l1', C=C)``.
     C : float, default=1.0
-        Inverse of the L2 penalty strength; ``np.inf`` disables the penalty.
+        Inverse of the penalty strength; ``np.inf`` disables the penalty.
+    l1_ratio : float in [0, 1], default=0.0
+        Elastic-net mixing ``r`` of ``penalty='elasticnet'`` (ignored otherwise).
     temperature : float, default=1.0
         Fixed temperature ``T > 0`` dividing the logits, in training and in
         prediction. ``T > 1`` softens the predicted probabilities.
@@ -206,7 +218,9 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
     """
 
     _parameter_constraints: dict = {
+        "penalty": [StrOptions({"l2", "l1", "elasticnet"}), None],
         "C": [Interval(Real, 0, None, closed="right")],
+        "l1_ratio": [Interval(Real, 0, 1, closed="both")],
         "temperature": [Interval(Real, 0, None, closed="neither")],
         "label_smoothing": [Interval(Real, 0, 1, closed="left")],
         "focal_gamma": [Interval(Real, 0, None, closed="left")],
@@ -233,7 +247,9 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(
         self,
+        penalty="l2",
         C=1.0,
+        l1_ratio=0.0,
         temperature=1.0,
         label_smoothing=0.0,
         focal_gamma=0.0,
@@ -257,7 +273,9 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         sampler_power=0.75,
         remove_accidental_hits=True,
     ):
+        self.penalty = penalty
         self.C = C
+        self.l1_ratio = l1_ratio
         self.temperature = temperature
         self.label_smoothing = label_smoothing
         self.focal_gamma = focal_gamma
@@ -287,7 +305,20 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         return tags
 
     # -- fitting ----------------------------------------------------------
+    def _penalty_strength(self):
+        """``(C, l1_ratio)`` of the objective that ``penalty`` selects."""
+        if self.penalty is None:
+            return np.inf, 0.0
+        l1_ratio = {"l2": 0.0, "l1": 1.0}.get(self.penalty, self.l1_ratio)
+        return self.C, float(l1_ratio)
+
     def _check_solver_options(self):
+        C, l1_ratio = self._penalty_strength()
+        if l1_ratio > 0 and np.isfinite(C) and self.solver != "lbfgs":
+            raise ValueError(
+                f"penalty={self.penalty!r} with an L1 part needs solver='lbfgs' (which "
+                f"then runs OWL-QN), not solver={self.solver!r}."
+            )
         if self.focal_gamma > 0 and self.solver == "newton-cg":
             raise ValueError(
                 "solver='newton-cg' needs a convex objective, but focal_gamma="
@@ -407,15 +438,17 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         n_threads = n_threads_from_n_jobs(self.n_jobs)
         n_rows = len(self.classes_)
         coef0 = self._initial_coef(n_rows, X.shape[1], X.dtype)
+        C, l1_ratio = self._penalty_strength()
         objective = SoftmaxObjective(
-            X, y, sw, n_rows, self._training_loss(1), C=self.C,
+            X, y, sw, n_rows, self._training_loss(1), C=C, l1_ratio=l1_ratio,
             fit_intercept=self.fit_intercept, n_threads=n_threads,
         )
+        solver = minimize_owlqn if objective.l1 > 0 else FULL_BATCH_SOLVERS[self.solver]
         if self.max_iter == 0:
             coef, self.n_iter_ = coef0, 0
         else:
             with objective:
-                coef, self.n_iter_ = FULL_BATCH_SOLVERS[self.solver](
+                coef, self.n_iter_ = solver(
                     objective, coef0, tol=self.tol, max_iter=self.max_iter,
                     verbose=self.verbose,
                 )
@@ -438,7 +471,7 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
     def _stopping_options(self):
         """Keyword arguments of ``_sgd.run_epochs``."""
         return dict(
-            C=self.C, tol=self.tol, batch_size=self.batch_size, shuffle=self.shuffle,
+            C=self._penalty_strength()[0], tol=self.tol, batch_size=self.batch_size, shuffle=self.shuffle,
             n_iter_no_change=self.n_iter_no_change, max_iter=self.max_iter,
             verbose=self.verbose,
         )
