@@ -260,13 +260,17 @@ def _two_loop(vector, pairs):
 _OWLQN_MEMORY = 10
 # step halvings before OWL-QN's line search gives up
 _OWLQN_MAX_HALVINGS = 40
+# relative decrease of the objective below which OWL-QN stops (minimize_lbfgs's ftol)
+_OWLQN_FTOL = 64 * np.finfo(float).eps
 
 
 def minimize_owlqn(objective, coef0, *, tol, max_iter, verbose=0):
     """OWL-QN on the smooth objective plus ``objective.l1_weights() . |coef|``.
 
     Stops when the largest entry of the pseudo-gradient (:func:`pseudo_gradient`)
-    is below ``tol`` or after ``max_iter`` iterations (module note 2).
+    is below ``tol`` (module note 2), when an iteration lowers the objective by
+    less than its rounding error (as L-BFGS-B's ``ftol`` in
+    :func:`minimize_lbfgs`), or after ``max_iter`` iterations.
     """
     l1 = objective.l1_weights()
     penalised = l1 > 0
@@ -300,6 +304,8 @@ def minimize_owlqn(objective, coef0, *, tol, max_iter, verbose=0):
         else:
             message = "the line search found no decrease (pseudo-gradient at rounding level)"
             break
+        # stalled at rounding level: the relative-decrease stop of L-BFGS-B (ftol)
+        stalled = total - new_total <= _OWLQN_FTOL * max(abs(total), abs(new_total), 1.0)
         s, y = trial - coef, new_grad - grad
         if s @ y > 1e-12 * (y @ y):
             pairs.append((s, y, 1.0 / (s @ y)))
@@ -307,6 +313,8 @@ def minimize_owlqn(objective, coef0, *, tol, max_iter, verbose=0):
         coef, fval, grad, total = trial, new_f, new_grad, new_total
         tracker.last = (total, pseudo_gradient(coef, grad, l1))
         tracker.callback(None)
+        if stalled:
+            return coef, tracker.n_iter
     if tracker.gradient_max() > tol:
         _warn_not_converged("lbfgs (OWL-QN)", tracker.n_iter, message)
     return coef, tracker.n_iter
