@@ -6,7 +6,9 @@ estimators, so a slow phase of the machine hits all of them), the final value of
 ``(sum_i l_i + ||W||^2 / (2C)) / n`` for both (evaluated in float64), and the
 time ratio. A second table gives, per shape, the time of one loss+gradient
 evaluation against the cost of the two BLAS products it needs and against one
-read of ``X``.
+read of ``X``. A third table times the L1 and elastic-net penalties (OWL-QN)
+against ``LogisticRegression(solver='saga')``, the only scikit-learn solver for
+multinomial L1, with their final objectives and numbers of nonzero weights.
 
 Run ``python benchmarks/bench_fit.py`` (``--quick`` for a smoke run; the page's
 tables: ``--repeats 5 --write-docs``).
@@ -39,6 +41,8 @@ from skmax._softmax import rows_per_class  # noqa: E402
 SYNTHETIC = [(100_000, 100, 10), (50_000, 784, 10), (20_000, 100, 100), (10_000, 50, 1000)]
 QUICK = [(2_000, 20, 5), (1_000, 10, 50)]
 REAL = ["letter", "pendigits", "optdigits", "mnist"]
+# largest n * d on which the penalties are timed against saga (its fits are slow)
+PENALTY_MAX_SIZE = 5_000_000
 
 
 def synthetic(n, d, K, dtype, seed=0):
@@ -64,13 +68,15 @@ def real(name, dtype):
     return X.astype(dtype), y
 
 
-def objective(model, X, y, C):
+def objective(model, X, y, C, l1_ratio=0.0):
     """Float64 objective (mean loss + penalty / n) of a fitted multinomial model."""
     X = np.asarray(X, dtype=np.float64)
     classes, y_enc = np.unique(y, return_inverse=True)
     W, b = rows_per_class(model.coef_, model.intercept_)   # binary: two rows
-    obj = SoftmaxObjective(X, y_enc, np.ones(len(y)), len(classes), SoftmaxLoss(), C=C)
-    return obj.loss_gradient(np.concatenate([W.ravel(), b]))[0]
+    obj = SoftmaxObjective(X, y_enc, np.ones(len(y)), len(classes), SoftmaxLoss(), C=C,
+                           l1_ratio=l1_ratio)
+    coef = np.concatenate([W.ravel(), b])
+    return obj.loss_gradient(coef)[0] + obj.l1_weights() @ np.abs(coef)
 
 
 def fit_row(label, X, y, C, tol, max_iter, repeats):
@@ -86,6 +92,24 @@ def fit_row(label, X, y, C, tol, max_iter, repeats):
         rows.append([label, str(X.dtype), solver, f"{t:.3f}", f"{t_sk:.3f}", f"{t / t_sk:.2f}",
                      f"{f:.8g}", f"{f_sk:.8g}", f"{(f - f_sk) / abs(f_sk):+.1e}",
                      f"{model.n_iter_}/{int(np.max(sk.n_iter_))}"])
+    return rows
+
+
+def penalty_rows(label, X, y, C, tol, max_iter, repeats):
+    """L1 and elastic net: skmax (OWL-QN) vs LogisticRegression(solver='saga')."""
+    rows = []
+    for penalty, l1_ratio in (("l1", 1.0), ("elasticnet", 0.5)):
+        ours = SoftmaxClassifier(penalty=penalty, l1_ratio=l1_ratio, C=C, tol=tol,
+                                 max_iter=max_iter)
+        saga = LogisticRegression(l1_ratio=l1_ratio, C=C, tol=tol, max_iter=max_iter,
+                                  solver="saga")
+        t_ours, t_saga = best_of_interleaved([lambda: ours.fit(X, y), lambda: saga.fit(X, y)],
+                                             repeats)
+        f, f_saga = (objective(m, X, y, C, l1_ratio) for m in (ours, saga))
+        rows.append([label, str(X.dtype), penalty, f"{t_ours:.3f}", f"{t_saga:.3f}",
+                     f"{t_ours / t_saga:.2f}", f"{f:.8g}", f"{f_saga:.8g}",
+                     f"{(f - f_saga) / abs(f_saga):+.1e}",
+                     f"{np.count_nonzero(ours.coef_)}/{np.count_nonzero(saga.coef_)}"])
     return rows
 
 
@@ -135,19 +159,27 @@ def main(argv=None):
 
     report = Report("bench_fit", f"C={args.C}, tol={args.tol}, max_iter={args.max_iter}, "
                     f"best of {repeats} (interleaved: one fit of each estimator per round)")
-    fit_rows, eval_rows = [], []
+    fit_rows, eval_rows, penalty_table = [], [], []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         for label, X, y in problems:
             rows = fit_row(label, X, y, args.C, args.tol, args.max_iter, repeats)
             eval_rows.append(evaluation_row(label, X, y, max(3, repeats)))
+            fit_rows += rows
+            if X.dtype == np.float64 and X.size <= PENALTY_MAX_SIZE:
+                # saga's time grows with n * d, and it fits float32 in float64
+                rows = rows + penalty_rows(label, X, y, args.C, args.tol, args.max_iter,
+                                           repeats)
+                penalty_table += rows[-2:]   # its two rows: l1, elasticnet
             for row in rows:       # progress, one line per row; the tables follow
                 print(" ".join(row[:6]), flush=True)
-            fit_rows += rows
     print()
     report.table(["problem", "dtype", "solver", "skmax s", "sklearn s", "ratio",
                   "objective skmax", "objective sklearn", "rel. diff", "iters skmax/sklearn"],
                  fit_rows)
+    report.table(["problem", "dtype", "penalty", "skmax s", "saga s", "ratio",
+                  "objective skmax", "objective saga", "rel. diff", "nonzeros skmax/saga"],
+                 penalty_table)
     report.table(["problem", "dtype", "loss+grad ms", "2 GEMMs ms", "read X ms",
                   "eval / GEMMs", "eval / read"], eval_rows, plot="eval / GEMMs, eval / read")
     if args.write_docs:
