@@ -7,10 +7,12 @@ from ._calibration import (
     TemperatureScalingWarning,
 )
 from ._softmax import SoftmaxClassifier
+from ._softmax_cv import SoftmaxClassifierCV
 from ._version import __version__
 
 __all__ = [
     "SoftmaxClassifier",
+    "SoftmaxClassifierCV",
     "TemperatureCalibrator",
     "TemperatureCalibratedClassifier",
     "TemperatureScalingWarning",

