@@ -53,6 +53,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import _kernels
+from ._loss import labels_and_targets
 from ._threads import limit_blas_threads, threads_for
 
 # Target bytes of one block of X rows (plus its logits): about half of a
@@ -95,7 +96,8 @@ class SoftmaxObjective:
     Parameters
     ----------
     X : ndarray or sparse matrix of shape (n_samples, n_features), float32/64
-    y : ndarray of int32, encoded labels in ``[0, n_classes)``
+    y : ndarray of int32, encoded labels in ``[0, n_classes)``, or of shape
+        (n_samples, n_classes): target distributions (soft targets)
     sample_weight : ndarray of float64, ``s_i`` (sample times class weights)
     n_classes : int
     loss : SoftmaxLoss
@@ -113,7 +115,8 @@ class SoftmaxObjective:
     def __init__(self, X, y, sample_weight, n_classes, loss, C=1.0, fit_intercept=True,
                  block_rows=None, n_threads=1, l1_ratio=0.0):
         self.X = X
-        self.y = np.ascontiguousarray(y, dtype=np.int32)
+        # soft targets: y is (n, K) target distributions, self.y unused zeros
+        self.y, self.targets = labels_and_targets(y)
         self.sample_weight = np.ascontiguousarray(sample_weight, dtype=np.float64)
         self.n_classes = int(n_classes)
         self.loss = loss
@@ -246,7 +249,8 @@ class SoftmaxObjective:
             acc_b = np.zeros((n_chunks, K), dtype=np.float64) if self.fit_intercept else None
             value = _kernels.dense_sweep(
                 X, None if zero_W else W, b, self.y, self.sample_weight, proba, acc_W, acc_b,
-                self._bounds, block_rows=self.block_rows, hessian=hessian,
+                self._bounds, block_rows=self.block_rows, targets=self.targets,
+                hessian=hessian,
                 n_threads=n_chunks if self._executor is not None else 1,
                 **self.loss.kernel_params(hessian))
             return value, acc_W.sum(axis=0), None if acc_b is None else acc_b.sum(axis=0)
@@ -279,7 +283,8 @@ class SoftmaxObjective:
         W, b = self._cast(coef)
         if keep_proba and self._proba is None:
             self._proba = np.empty((self.n_samples, self.n_classes), dtype=self.dtype)
-        y, sw, proba, loss = self.y, self.sample_weight, self._proba, self.loss
+        y = self.y if self.targets is None else self.targets
+        sw, proba, loss = self.sample_weight, self._proba, self.loss
 
         def sparse_row_op(G, start, stop):
             return loss.loss_gradient(

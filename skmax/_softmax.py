@@ -22,7 +22,7 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import _check_partial_fit_first_call, check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from ._loss import SoftmaxLoss, n_threads_from_n_jobs
+from ._loss import SoftmaxLoss, class_totals, n_threads_from_n_jobs
 from ._objective import SoftmaxObjective
 from ._prediction import logit_chunks, predict_index, rows_per_class
 from ._sampling import SAMPLERS
@@ -30,6 +30,13 @@ from ._sgd import configure_solver, fit_minibatch, new_solver, run_epochs
 from ._solvers import FULL_BATCH_SOLVERS, minimize_owlqn
 
 STOCHASTIC_SOLVERS = ("sgd", "adam")
+
+
+def _is_soft(y):
+    """Whether ``y`` holds soft targets: a 2-D array of several float columns."""
+    if not hasattr(y, "shape"):
+        y = np.asarray(y)
+    return len(y.shape) == 2 and y.shape[1] > 1 and np.asarray(y).dtype.kind == "f"
 
 
 class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
@@ -332,12 +339,16 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
             )
 
     def _validate_fit_data(self, X, y, sample_weight, classes=None, reset=True):
-        """Validated ``X``, the classes, encoded ``y`` (int32), ``s_i`` (sample
-        times class weights) and the sample weights alone (float64).
+        """Validated ``X``, the classes, encoded ``y`` (int32 labels, or float64
+        target distributions for soft targets), ``s_i`` (sample times class
+        weights) and the sample weights alone (float64).
 
-        ``classes=None`` (:meth:`fit`): the classes are those of ``y`` and the
-        feature checks reset; else (:meth:`partial_fit`) ``y`` must lie in the
-        given classes. ``reset``: forget the features seen so far."""
+        ``classes=None`` (:meth:`fit`): the classes are those of ``y`` (soft
+        targets: ``0 .. K-1``) and the feature checks reset; else
+        (:meth:`partial_fit`) ``y`` must lie in the given classes. ``reset``:
+        forget the features seen so far."""
+        if _is_soft(y):
+            return self._validate_soft_fit_data(X, y, sample_weight, classes, reset)
         X, y = validate_data(
             self, X, y, accept_sparse=["csr", "csc"], dtype=[np.float64, np.float32],
             order="C", reset=reset,
@@ -368,6 +379,40 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         if not sw.sum() > 0:
             raise ValueError("The sample weights (times class weights) sum to zero.")
         return X, classes, y_enc.astype(np.int32, copy=False), sw, data_sw
+
+    def _validate_soft_fit_data(self, X, Y, sample_weight, classes, reset):
+        """:meth:`_validate_fit_data` for soft targets ``Y`` (n, K): rows of class
+        probabilities. A row's class weight is its expected class weight
+        ``Y_i @ class_weight`` ('balanced': from the column sums of ``Y``)."""
+        if self.n_sampled is not None or (self.early_stopping and classes is None
+                                          and self.solver in STOCHASTIC_SOLVERS):
+            raise ValueError("Soft targets need n_sampled=None and early_stopping=False.")
+        X, Y = validate_data(
+            self, X, Y, accept_sparse=["csr", "csc"], dtype=[np.float64, np.float32],
+            order="C", reset=reset, multi_output=True, y_numeric=True,
+        )
+        Y = np.ascontiguousarray(Y, dtype=np.float64)   # a copy when Y is float32
+        K = Y.shape[1]
+        if classes is None:
+            classes = np.arange(K)
+        elif len(classes) != K:
+            raise ValueError(f"Soft targets have {K} columns but there are "
+                             f"{len(classes)} classes.")
+        if (Y < 0).any() or not np.allclose(Y.sum(axis=1), 1.0, rtol=0, atol=1e-6):
+            raise ValueError("Soft targets must be non-negative with rows summing to 1.")
+        data_sw = _check_sample_weight(
+            sample_weight, X, dtype=np.float64, ensure_non_negative=True
+        )
+        sw = data_sw
+        if self.class_weight is not None:
+            if self.class_weight == "balanced":
+                cw = Y.shape[0] / (K * np.maximum(Y.sum(axis=0), np.finfo(float).tiny))
+            else:
+                cw = np.array([self.class_weight.get(c, 1.0) for c in classes])
+            sw = data_sw * (Y @ cw)
+        if not sw.sum() > 0:
+            raise ValueError("The sample weights (times class weights) sum to zero.")
+        return X, classes, Y, sw, data_sw
 
     def _rows_per_class(self):
         """Fitted ``(W, b)`` in float64 with one row per class."""
@@ -405,8 +450,18 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Training data; float32 data is fitted in float32.
-        y : array-like of shape (n_samples,)
-            Target labels.
+        y : array-like of shape (n_samples,) or (n_samples, n_classes)
+            Target labels, or soft targets: a float array whose rows are class
+            probabilities (non-negative, summing to 1), e.g. a teacher's
+            predictions for distillation or annotators' vote shares. Soft
+            targets ``t_i`` replace ``onehot(y_i)`` in the objective, so label
+            smoothing, temperature, focal term (``q_ik`` weighting each class's
+            term) and weights compose with them; ``classes_`` is then
+            ``arange(n_classes)`` and a row's class weight is ``t_i @
+            class_weight``. Score such fits with
+            :data:`skmax.metrics.soft_log_loss_scorer` (e.g. in
+            ``cross_val_score``). Soft targets need ``n_sampled=None`` and
+            ``early_stopping=False``.
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative per-sample weights, multiplied by the class weights.
 
@@ -550,8 +605,9 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Training data.
-        y : array-like of shape (n_samples,)
-            Target labels, all in ``classes``.
+        y : array-like of shape (n_samples,) or (n_samples, n_classes)
+            Target labels, all in ``classes``, or soft targets (rows of class
+            probabilities over ``classes``; see :meth:`fit`).
         classes : array-like of shape (n_classes,), default=None
             All the classes that can appear in any call; required on the first
             call and ignored afterwards (it must then match ``classes_``).
@@ -587,7 +643,7 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         n_rows, n_features = len(self.classes_), X.shape[1]
         if sp.issparse(X):
             X = X.tocsr()
-        counts = np.bincount(y_enc, weights=data_sw, minlength=n_rows)
+        counts = class_totals(y_enc, data_sw, n_rows)
         if first or state is None:
             if first:
                 W0 = np.zeros((n_rows, n_features), dtype=X.dtype)

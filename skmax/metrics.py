@@ -1,4 +1,5 @@
-"""Calibration metrics: expected and maximum calibration error.
+"""Calibration metrics (expected and maximum calibration error) and the
+log-loss against soft targets.
 
 :func:`expected_calibration_error` and :func:`maximum_calibration_error`
 summarise a reliability diagram in one number; :func:`calibration_bins`
@@ -27,7 +28,8 @@ from sklearn.utils import check_consistent_length, column_or_1d
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 from sklearn.utils.validation import _check_sample_weight, check_array
 
-__all__ = ["expected_calibration_error", "maximum_calibration_error", "calibration_bins"]
+__all__ = ["expected_calibration_error", "maximum_calibration_error", "calibration_bins",
+           "soft_log_loss", "soft_log_loss_scorer"]
 
 _PARAMS = {
     "y_true": ["array-like"],
@@ -290,3 +292,58 @@ def maximum_calibration_error(
     y_true, P, w, labels = _check_inputs(y_true, y_prob, sample_weight, labels)
     groups = _per_group(y_true, P, w, labels, n_bins, strategy, kind)
     return float(max(np.max(np.abs(acc - conf)) for conf, acc, _ in groups))
+
+
+@validate_params({"y_true": ["array-like"], "y_prob": ["array-like"],
+                  "sample_weight": ["array-like", None]}, prefer_skip_nested_validation=True)
+def soft_log_loss(y_true, y_prob, *, sample_weight=None):
+    """Cross-entropy of predicted probabilities against target distributions.
+
+    ``mean_i -sum_k t_ik log p_ik`` (weighted by ``sample_weight``): the
+    log-loss of :func:`sklearn.metrics.log_loss` with soft targets, the score
+    for models fitted on class probabilities (e.g. ``SoftmaxClassifier.fit``
+    with an ``(n_samples, n_classes)`` target); with one-hot rows it is the
+    ordinary log-loss. Probabilities are clipped to ``[tiny, 1]`` before the log.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples, n_classes) or (n_samples,)
+        Target distributions ``t``; 1-D integer labels ``0 .. n_classes-1``
+        stand for their one-hot rows.
+    y_prob : array-like of shape (n_samples, n_classes)
+        Predicted probabilities ``p``, columns in the order of ``t``'s.
+    sample_weight : array-like of shape (n_samples,), default=None
+
+    Returns
+    -------
+    loss : float
+
+    Examples
+    --------
+    >>> from skmax.metrics import soft_log_loss
+    >>> round(soft_log_loss([[0.5, 0.5], [1.0, 0.0]], [[0.5, 0.5], [0.5, 0.5]]), 4)
+    0.6931
+    """
+    P = check_array(y_prob, dtype=np.float64)
+    T = np.asarray(y_true)
+    if T.ndim == 1:
+        T = np.eye(P.shape[1])[column_or_1d(T).astype(np.intp)]
+    T = check_array(T, dtype=np.float64)
+    check_consistent_length(T, P)
+    if T.shape != P.shape:
+        raise ValueError(f"y_true has {T.shape[1]} columns but y_prob {P.shape[1]}.")
+    w = _check_sample_weight(sample_weight, P, dtype=np.float64)
+    losses = -(T * np.log(np.clip(P, np.finfo(float).tiny, 1.0))).sum(axis=1)
+    return float(np.average(losses, weights=w))
+
+
+def _soft_log_loss_scorer():
+    from sklearn.metrics import make_scorer
+
+    return make_scorer(soft_log_loss, greater_is_better=False,
+                       response_method="predict_proba")
+
+
+#: Scorer of :func:`soft_log_loss` (negated, greater is better) for
+#: ``cross_val_score``, ``GridSearchCV`` and ``SoftmaxClassifierCV``.
+soft_log_loss_scorer = _soft_log_loss_scorer()
