@@ -13,9 +13,10 @@ def log_softmax(z):
 
 
 def smoothed_targets(y, n_classes, eps):
-    q = np.full((len(y), n_classes), eps / n_classes)
-    q[np.arange(len(y)), y] += 1.0 - eps
-    return q
+    """``(1 - eps) t + eps / K``, ``t`` the one-hot rows of labels ``y`` or, for
+    2-D ``y``, its rows (soft targets)."""
+    t = np.asarray(y, dtype=np.float64) if np.ndim(y) == 2 else np.eye(n_classes)[y]
+    return (1.0 - eps) * t + eps / n_classes
 
 
 def row_losses(a, y, temperature=1.0, eps=0.0, gamma=0.0):

@@ -16,7 +16,7 @@ from skmax._loss import SoftmaxLoss
 from skmax._objective import SoftmaxObjective
 from skmax._solvers import minimize_lbfgs, minimize_owlqn
 from skmax._softmax import rows_per_class
-from tests import reference
+import reference
 
 
 def _wine():
