@@ -103,8 +103,8 @@ def penalty_rows(label, X, y, C, tol, max_iter, repeats):
                                  max_iter=max_iter)
         saga = LogisticRegression(l1_ratio=l1_ratio, C=C, tol=tol, max_iter=max_iter,
                                   solver="saga")
-        t_ours, t_saga = best_of_interleaved([lambda: ours.fit(X, y), lambda: saga.fit(X, y)],
-                                             repeats)
+        t_ours, t_saga = best_of_interleaved(
+            [lambda m=ours: m.fit(X, y), lambda m=saga: m.fit(X, y)], repeats)
         f, f_saga = (objective(m, X, y, C, l1_ratio) for m in (ours, saga))
         rows.append([label, str(X.dtype), penalty, f"{t_ours:.3f}", f"{t_saga:.3f}",
                      f"{t_ours / t_saga:.2f}", f"{f:.8g}", f"{f_saga:.8g}",

@@ -536,8 +536,8 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
     def _stopping_options(self):
         """Keyword arguments of ``_sgd.run_epochs``."""
         return dict(
-            C=self._penalty_strength()[0], tol=self.tol, batch_size=self.batch_size, shuffle=self.shuffle,
-            n_iter_no_change=self.n_iter_no_change, max_iter=self.max_iter,
+            C=self._penalty_strength()[0], tol=self.tol, batch_size=self.batch_size,
+            shuffle=self.shuffle, n_iter_no_change=self.n_iter_no_change, max_iter=self.max_iter,
             verbose=self.verbose,
         )
 

@@ -18,7 +18,7 @@ regularisation path, on ``LogisticRegressionCV``'s model.
    after the other, each with all the kernels' threads.
 """
 
-from numbers import Integral, Real
+from numbers import Integral
 
 import numpy as np
 from joblib import Parallel, delayed

@@ -14,8 +14,9 @@ from sklearn.preprocessing import StandardScaler
 from skmax import SoftmaxClassifier
 from skmax._loss import SoftmaxLoss
 from skmax._objective import SoftmaxObjective
-from skmax._solvers import minimize_lbfgs, minimize_owlqn
 from skmax._softmax import rows_per_class
+from skmax._solvers import minimize_lbfgs, minimize_owlqn
+
 import reference
 
 
