@@ -337,13 +337,34 @@ def soft_log_loss(y_true, y_prob, *, sample_weight=None):
     return float(np.average(losses, weights=w))
 
 
-def _soft_log_loss_scorer():
-    from sklearn.metrics import make_scorer
+def soft_log_loss_scorer(estimator, X, y, sample_weight=None):
+    """Scorer of :func:`soft_log_loss`: ``-soft_log_loss(y, estimator.predict_proba(X))``.
 
-    return make_scorer(soft_log_loss, greater_is_better=False,
-                       response_method="predict_proba")
+    Greater is better, as scikit-learn's scorers: pass it as ``scoring=`` to
+    ``cross_val_score``, ``GridSearchCV`` or ``SoftmaxClassifierCV`` for models
+    fitted on soft targets (``y`` of shape ``(n_samples, n_classes)``).
 
+    Parameters
+    ----------
+    estimator : fitted classifier with ``predict_proba``
+    X : {array-like, sparse matrix} of shape (n_samples, n_features)
+    y : array-like of shape (n_samples, n_classes) or (n_samples,)
+        Target distributions (or labels ``0 .. n_classes-1``).
+    sample_weight : array-like of shape (n_samples,), default=None
 
-#: Scorer of :func:`soft_log_loss` (negated, greater is better) for
-#: ``cross_val_score``, ``GridSearchCV`` and ``SoftmaxClassifierCV``.
-soft_log_loss_scorer = _soft_log_loss_scorer()
+    Returns
+    -------
+    score : float
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skmax import SoftmaxClassifier
+    >>> from skmax.metrics import soft_log_loss_scorer
+    >>> X = np.array([[0.0], [1.0], [2.0], [3.0]])
+    >>> t = np.array([[0.9, 0.1], [0.7, 0.3], [0.3, 0.7], [0.1, 0.9]])
+    >>> model = SoftmaxClassifier().fit(X, t)
+    >>> soft_log_loss_scorer(model, X, t) < 0
+    True
+    """
+    return -soft_log_loss(y, estimator.predict_proba(X), sample_weight=sample_weight)
