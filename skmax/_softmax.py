@@ -3,11 +3,16 @@ smoothing, focal term and class/sample weights.
 
 1. The estimator validates and dispatches, as ``LogisticRegression`` does: the
    full-batch solvers live in ``_solvers``, the minibatch solvers with their
-   epoch loop, early stopping and set-up in ``_sgd``; prediction's chunked
-   logits in ``_prediction`` (shared with the minibatch early stopping).
+   epoch loop, early stopping and set-up in ``_sgd``; prediction (one compiled
+   call per row block) in ``_prediction``, shared with the early stopping.
 2. ``fit`` and ``partial_fit`` share one validation (``_validate_fit_data``),
    so the sample and class weight checks are written once.
-3. A failed fit restores the previous ``__dict__``: bad input changes nothing.
+3. A fit builds its fitted attributes aside and installs them at once at the
+   end; any failure (bad input, a diverging solver, KeyboardInterrupt)
+   restores the previous ``__dict__``, so the previous model stays usable.
+4. The minibatch solver's state is kept as arrays and plain values
+   (``StochasticSolver.state``), so a fitted model persists with skops
+   trusting only this class; ``coef_`` is always a copy, never that state.
 """
 
 from numbers import Integral, Real
@@ -24,12 +29,47 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 
 from ._loss import SoftmaxLoss, class_totals, n_threads_from_n_jobs
 from ._objective import SoftmaxObjective
-from ._prediction import logit_chunks, predict_index, rows_per_class
+from ._prediction import predict_linear, rows_per_class
 from ._sampling import SAMPLERS
-from ._sgd import configure_solver, fit_minibatch, new_solver, run_epochs
+from ._sgd import StochasticSolver, configure_solver, fit_minibatch, new_solver, run_epochs
 from ._solvers import FULL_BATCH_SOLVERS, minimize_owlqn
 
 STOCHASTIC_SOLVERS = ("sgd", "adam")
+
+# Fitted attributes a new fit replaces (a stale one of another solver must go).
+_FIT_ATTRIBUTES = ("classes_", "coef_", "intercept_", "n_iter_", "loss_curve_", "best_loss_",
+                   "validation_scores_", "best_validation_score_", "t_", "_stochastic")
+
+# Sample weights whose largest value lies in this range are used as they are.
+_SAFE_WEIGHTS = (2.0**-300, 2.0**300)
+
+
+def _rescaled_weights(sample_weight, C):
+    """``(sample_weight * 2**k, C / 2**k)``: the same objective, with the
+    largest weight near 1 when it lies outside ``_SAFE_WEIGHTS``. Subnormal
+    weights otherwise lose the data term to rounding (NaN ``coef_``) and huge
+    ones overflow the weight sum. A power of two keeps the scaling exact."""
+    largest = float(sample_weight.max(initial=0.0))
+    if largest == 0.0 or _SAFE_WEIGHTS[0] <= largest <= _SAFE_WEIGHTS[1]:
+        return sample_weight, C
+    k = -int(np.frexp(largest)[1])
+    C = float(np.ldexp(C, -k))
+    if not 1.0 / C < np.inf:
+        raise ValueError(
+            f"The sample weights are too small for C (largest weight {largest:.3g}): the "
+            "penalty 1 / (C * max(sample_weight)) overflows. Multiply sample_weight by "
+            "a constant and divide C by the same constant.")
+    return np.ldexp(sample_weight, k), C
+
+
+def _balanced_class_weights(y_enc, sample_weight, n_classes):
+    """``S / (n_classes * S_k)`` from the weighted class totals ``S_k`` (1 for a
+    class without weight: its samples count for nothing anyway)."""
+    totals = class_totals(y_enc, sample_weight, n_classes)
+    weights = np.ones(n_classes)
+    present = totals > 0
+    weights[present] = totals.sum() / (n_classes * totals[present])
+    return weights
 
 
 def _is_soft(y):
@@ -87,7 +127,11 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         Elastic-net mixing ``r`` of ``penalty='elasticnet'`` (ignored otherwise).
     temperature : float, default=1.0
         Fixed temperature ``T > 0`` dividing the logits, in training and in
-        prediction. ``T > 1`` softens the predicted probabilities.
+        prediction. ``T > 1`` softens the predicted probabilities. At fit
+        time ``T`` is equivalent to the penalty ``C / T**2`` (the same
+        probabilities, ``coef_`` scaled by ``T``), so a grid over both
+        ``C`` and ``temperature`` wastes compute; to calibrate a fitted
+        model, use :class:`TemperatureCalibrator`.
     label_smoothing : float in [0, 1), default=0.0
         Mass ``eps`` of the target spread uniformly over all classes.
     focal_gamma : float >= 0, default=0.0
@@ -96,7 +140,9 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         convex, so only ``solver='lbfgs'`` is allowed.
     class_weight : dict, 'balanced' or None, default=None
         Weights ``{class_label: weight}``; ``'balanced'`` uses
-        ``n_samples / (n_classes * np.bincount(y))``.
+        ``S / (n_classes * S_k)`` with ``S_k`` the sample weight of class
+        ``k`` and ``S`` that of all classes (without ``sample_weight``:
+        ``n_samples / (n_classes * np.bincount(y))``), as scikit-learn >= 1.9.
     fit_intercept : bool, default=True
         Whether to fit the (unpenalised) intercept ``b``.
     solver : {'lbfgs', 'newton-cg', 'sgd', 'adam'}, default='lbfgs'
@@ -176,6 +222,12 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         Exponent of the unigram counts.
     remove_accidental_hits : bool, default=True
         Drop, for each row, the candidates equal to its true class.
+    low_memory : bool, default=False
+        'lbfgs' and 'newton-cg': make no working copy of ``X``. By default
+        dense ``X`` with many all-zero columns is compacted to its other
+        columns, and 'newton-cg' on large dense float64 ``X`` runs its Hessian
+        products on a float32 copy; both make fits faster. ``True`` skips both
+        copies, for fits near the memory limit.
 
     Attributes
     ----------
@@ -185,9 +237,9 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         Weights ``W`` (binary: ``w_1 - w_0``), of the dtype of the training ``X``.
     intercept_ : ndarray of shape (1,) or (n_classes,)
         Intercepts ``b`` (binary: ``b_1 - b_0``); zeros if ``fit_intercept=False``.
-    n_iter_ : int
+    n_iter_ : ndarray of shape (1,)
         Number of solver iterations run (epochs for 'sgd' and 'adam';
-        :meth:`partial_fit` adds one per call).
+        :meth:`partial_fit` adds one per call), as ``LogisticRegression``.
     loss_curve_ : list of float
         'sgd', 'adam': the training objective estimate of each epoch.
     best_loss_ : float or None
@@ -250,6 +302,7 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         "sampler": [StrOptions(set(SAMPLERS))],
         "sampler_power": [Interval(Real, 0, None, closed="left")],
         "remove_accidental_hits": ["boolean"],
+        "low_memory": ["boolean"],
     }
 
     def __init__(
@@ -279,6 +332,7 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         sampler="unigram",
         sampler_power=0.75,
         remove_accidental_hits=True,
+        low_memory=False,
     ):
         self.penalty = penalty
         self.C = C
@@ -305,6 +359,7 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         self.sampler = sampler
         self.sampler_power = sampler_power
         self.remove_accidental_hits = remove_accidental_hits
+        self.low_memory = low_memory
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -341,14 +396,34 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
     def _validate_fit_data(self, X, y, sample_weight, classes=None, reset=True):
         """Validated ``X``, the classes, encoded ``y`` (int32 labels, or float64
         target distributions for soft targets), ``s_i`` (sample times class
-        weights) and the sample weights alone (float64).
+        weights), the sample weights alone (float64) and the ``C`` that goes
+        with them (:func:`_rescaled_weights`).
 
         ``classes=None`` (:meth:`fit`): the classes are those of ``y`` (soft
         targets: ``0 .. K-1``) and the feature checks reset; else
         (:meth:`partial_fit`) ``y`` must lie in the given classes. ``reset``:
-        forget the features seen so far."""
+        forget the features seen so far. A soft target row's class weight is
+        its expected class weight ``t_i @ class_weight``."""
         if _is_soft(y):
-            return self._validate_soft_fit_data(X, y, sample_weight, classes, reset)
+            X, classes, y_enc = self._validate_soft_targets(X, y, classes, reset)
+        else:
+            X, classes, y_enc = self._validate_labels(X, y, classes, reset)
+        data_sw, C = _rescaled_weights(
+            _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True),
+            self._penalty_strength()[0])
+        sw = data_sw
+        if self.class_weight is not None:
+            if self.class_weight == "balanced":
+                cw = _balanced_class_weights(y_enc, data_sw, len(classes))
+            else:   # a dict: y only serves to check that its labels are classes
+                cw = compute_class_weight(self.class_weight, classes=classes, y=classes)
+            sw = data_sw * (y_enc @ cw if y_enc.ndim == 2 else cw[y_enc])
+        if not sw.sum() > 0:
+            raise ValueError("The sample weights (times class weights) sum to zero.")
+        return X, classes, y_enc, sw, data_sw, C
+
+    def _validate_labels(self, X, y, classes, reset):
+        """``X``, the classes and ``y`` encoded as int32 indices into them."""
         X, y = validate_data(
             self, X, y, accept_sparse=["csr", "csc"], dtype=[np.float64, np.float32],
             order="C", reset=reset,
@@ -369,21 +444,11 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
                     f"classes={classes!r}."
                 )
             y_enc = np.searchsorted(classes, y)
-        data_sw = _check_sample_weight(
-            sample_weight, X, dtype=np.float64, ensure_non_negative=True
-        )
-        sw = data_sw
-        if self.class_weight is not None:
-            cw = compute_class_weight(self.class_weight, classes=classes, y=y)
-            sw = data_sw * cw[y_enc]
-        if not sw.sum() > 0:
-            raise ValueError("The sample weights (times class weights) sum to zero.")
-        return X, classes, y_enc.astype(np.int32, copy=False), sw, data_sw
+        return X, classes, y_enc.astype(np.int32, copy=False)
 
-    def _validate_soft_fit_data(self, X, Y, sample_weight, classes, reset):
-        """:meth:`_validate_fit_data` for soft targets ``Y`` (n, K): rows of class
-        probabilities. A row's class weight is its expected class weight
-        ``Y_i @ class_weight`` ('balanced': from the column sums of ``Y``)."""
+    def _validate_soft_targets(self, X, Y, classes, reset):
+        """``X``, the classes and soft targets ``Y`` (n, K) as float64 rows of
+        class probabilities."""
         if self.n_sampled is not None or (self.early_stopping and classes is None
                                           and self.solver in STOCHASTIC_SOLVERS):
             raise ValueError("Soft targets need n_sampled=None and early_stopping=False.")
@@ -400,28 +465,16 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
                              f"{len(classes)} classes.")
         if (Y < 0).any() or not np.allclose(Y.sum(axis=1), 1.0, rtol=0, atol=1e-6):
             raise ValueError("Soft targets must be non-negative with rows summing to 1.")
-        data_sw = _check_sample_weight(
-            sample_weight, X, dtype=np.float64, ensure_non_negative=True
-        )
-        sw = data_sw
-        if self.class_weight is not None:
-            if self.class_weight == "balanced":
-                cw = Y.shape[0] / (K * np.maximum(Y.sum(axis=0), np.finfo(float).tiny))
-            else:
-                cw = np.array([self.class_weight.get(c, 1.0) for c in classes])
-            sw = data_sw * (Y @ cw)
-        if not sw.sum() > 0:
-            raise ValueError("The sample weights (times class weights) sum to zero.")
-        return X, classes, Y, sw, data_sw
+        return X, classes, Y
 
     def _rows_per_class(self):
         """Fitted ``(W, b)`` in float64 with one row per class."""
         return rows_per_class(self.coef_, self.intercept_)
 
-    def _initial_coef(self, n_rows, n_features, dtype):
-        """Flat float64 ``[W.ravel(), b]``: zeros, or the previous fit (warm start)."""
+    def _initial_coef(self, n_rows, n_features, warm):
+        """Flat float64 ``[W.ravel(), b]``: zeros, or the previous fit (``warm``)."""
         coef = np.zeros(n_rows * (n_features + int(self.fit_intercept)), dtype=np.float64)
-        if not (self.warm_start and hasattr(self, "coef_")):
+        if not warm:
             return coef
         W_prev, b_prev = self._rows_per_class()
         if W_prev.shape != (n_rows, n_features):
@@ -434,13 +487,22 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
     def _training_loss(self, n_threads):
         return SoftmaxLoss(self.temperature, self.label_smoothing, self.focal_gamma, n_threads)
 
-    def _set_coef(self, W, b, dtype):
-        """Store ``coef_`` / ``intercept_`` with scikit-learn's binary convention."""
+    @staticmethod
+    def _coef_attributes(W, b, dtype):
+        """``coef_`` / ``intercept_`` with scikit-learn's binary convention, as
+        new arrays (never a solver's working state)."""
         if W.shape[0] == 2:
             W = W[1:] - W[:1]
             b = b[1:] - b[:1]
-        self.coef_ = np.ascontiguousarray(W, dtype=dtype)
-        self.intercept_ = np.asarray(b, dtype=dtype)
+        return {"coef_": np.array(W, dtype=dtype, order="C"),
+                "intercept_": np.array(b, dtype=dtype)}
+
+    def _replace_fitted(self, fitted):
+        """Install a fit's attributes at once, dropping those of an earlier fit."""
+        for name in _FIT_ATTRIBUTES:
+            self.__dict__.pop(name, None)
+        self.__dict__.update(fitted)
+        return self
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
@@ -471,57 +533,57 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
             Fitted estimator.
         """
         self._check_solver_options()
+        # the new fitted attributes are built aside and installed at the end; on any
+        # failure (KeyboardInterrupt included) the previous state is restored, since
+        # validation itself records n_features_in_
         previous_state = self.__dict__.copy()
-        previous_classes = getattr(self, "classes_", None)
         try:
-            X, classes, y_enc, sw, data_sw = self._validate_fit_data(X, y, sample_weight)
-        except Exception:
-            self.__dict__ = previous_state   # bad input changes nothing
-            raise
-        if previous_classes is not None and not np.array_equal(previous_classes, classes):
+            X, classes, y_enc, sw, data_sw, C = self._validate_fit_data(X, y, sample_weight)
             # warm start only with the same classes
-            self.__dict__.pop("coef_", None)
-            self.__dict__.pop("_stochastic", None)
-        self.classes_ = classes
-        if self.solver in STOCHASTIC_SOLVERS:
-            return self._fit_stochastic(X, y_enc, sw, data_sw)
-        self.__dict__.pop("_stochastic", None)
-        return self._fit_full_batch(X, y_enc, sw)
+            warm = self.warm_start and np.array_equal(
+                previous_state.get("classes_", np.empty(0)), classes)
+            if self.solver in STOCHASTIC_SOLVERS:
+                fitted = self._fit_stochastic(X, y_enc, sw, data_sw, C, classes, warm)
+            else:
+                fitted = self._fit_full_batch(X, y_enc, sw, C, classes, warm)
+        except BaseException:
+            self.__dict__ = previous_state
+            raise
+        return self._replace_fitted(fitted)
 
-    def _fit_full_batch(self, X, y, sw):
+    def _fit_full_batch(self, X, y, sw, C, classes, warm):
         """Minimise the objective with ``FULL_BATCH_SOLVERS[self.solver]`` (OWL-QN
-        for an L1 part)."""
-        objective = self._full_batch_objective(X, y, sw)
-        coef0 = self._initial_coef(objective.n_classes, X.shape[1], X.dtype)
+        for an L1 part); returns the fitted attributes."""
+        coef0 = self._initial_coef(len(classes), X.shape[1], warm)
+        objective = self._full_batch_objective(X, y, sw, C, len(classes))
         with objective:
-            coef = self._solve(objective, coef0)
-        self._store_solution(objective, coef)
-        return self
+            coef, n_iter = self._solve(objective, coef0)
+        return {"classes_": classes, **self._solution_attributes(objective, coef, n_iter)}
 
-    def _full_batch_objective(self, X, y, sw):
-        """The :class:`SoftmaxObjective` of encoded ``y`` at the current penalty."""
-        C, l1_ratio = self._penalty_strength()
+    def _full_batch_objective(self, X, y, sw, C, n_rows):
+        """The :class:`SoftmaxObjective` of encoded ``y`` at penalty ``C`` (the
+        one :meth:`_validate_fit_data` returns)."""
         return SoftmaxObjective(
-            X, y, sw, len(self.classes_), self._training_loss(1), C=C, l1_ratio=l1_ratio,
-            fit_intercept=self.fit_intercept, n_threads=n_threads_from_n_jobs(self.n_jobs),
+            X, y, sw, n_rows, self._training_loss(1), C=C,
+            l1_ratio=self._penalty_strength()[1], fit_intercept=self.fit_intercept,
+            n_threads=n_threads_from_n_jobs(self.n_jobs), low_memory=self.low_memory,
         )
 
     def _solve(self, objective, coef0):
-        """Run the full-batch solver from ``coef0``; sets ``n_iter_``."""
+        """``(coef, n_iter)``: the full-batch solver run from ``coef0``."""
         if self.max_iter == 0:
-            self.n_iter_ = 0
-            return coef0
+            return coef0, 0
         solver = minimize_owlqn if objective.l1 > 0 else FULL_BATCH_SOLVERS[self.solver]
-        coef, self.n_iter_ = solver(objective, coef0, tol=self.tol, max_iter=self.max_iter,
-                                    verbose=self.verbose)
-        return coef
+        return solver(objective, coef0, tol=self.tol, max_iter=self.max_iter,
+                      verbose=self.verbose)
 
-    def _store_solution(self, objective, coef):
-        """``coef_`` and ``intercept_`` from the flat solution of ``objective``."""
+    def _solution_attributes(self, objective, coef, n_iter):
+        """``n_iter_``, ``coef_`` and ``intercept_`` of a flat solution of ``objective``."""
         W, b = objective.unpack(coef)
         if b is None:
             b = np.zeros(objective.n_classes)
-        self._set_coef(W, b, objective.dtype)
+        return {"n_iter_": np.array([n_iter], dtype=np.int32),
+                **self._coef_attributes(W, b, objective.dtype)}
 
     # -- minibatch solvers (the loop lives in _sgd) -----------------------
     def _minibatch_config(self):
@@ -533,49 +595,49 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
             remove_accidental_hits=self.remove_accidental_hits,
         )
 
-    def _stopping_options(self):
+    def _stopping_options(self, C):
         """Keyword arguments of ``_sgd.run_epochs``."""
         return dict(
-            C=self._penalty_strength()[0], tol=self.tol, batch_size=self.batch_size,
-            shuffle=self.shuffle, n_iter_no_change=self.n_iter_no_change, max_iter=self.max_iter,
+            C=C, tol=self.tol, batch_size=self.batch_size, shuffle=self.shuffle,
+            n_iter_no_change=self.n_iter_no_change, max_iter=self.max_iter,
             verbose=self.verbose,
         )
 
-    def _start_coef(self, n_rows, n_features):
+    def _start_coef(self, n_rows, n_features, warm):
         """Initial ``(W, b)``: the previous minibatch state (warm start with the
         same shapes), else :meth:`_initial_coef`."""
         state = getattr(self, "_stochastic", None)
-        if (self.warm_start and state is not None
-                and state.V.shape == (n_rows, n_features)):
-            return state.coef()
-        coef = self._initial_coef(n_rows, n_features, None)
+        if warm and state is not None and state["V"].shape == (n_rows, n_features):
+            return state["alpha"] * state["V"], state["b"].copy()
+        coef = self._initial_coef(n_rows, n_features, warm)
         W = coef[: n_rows * n_features].reshape(n_rows, n_features)
         b = coef[n_rows * n_features:] if self.fit_intercept else np.zeros(n_rows)
         return W, b
 
-    def _publish(self, solver, dtype):
-        """Fitted attributes from the minibatch solver and its history."""
+    @classmethod
+    def _minibatch_attributes(cls, solver, classes):
+        """Fitted attributes from the minibatch solver and its history; the
+        solver's own state is kept as arrays and plain values."""
         history = solver.history
-        self._stochastic = solver
-        self.loss_curve_ = history.loss_curve
-        self.best_loss_ = history.best_loss
-        self.validation_scores_ = history.validation_scores
-        self.best_validation_score_ = history.best_validation_score
-        self.n_iter_ = history.n_iter
-        self.t_ = history.t
         W, b = solver.coef(copy=False)
-        self._set_coef(W, b, dtype)
-        return self
+        return {
+            "classes_": classes, "_stochastic": solver.state(),
+            "loss_curve_": history.loss_curve, "best_loss_": history.best_loss,
+            "validation_scores_": history.validation_scores,
+            "best_validation_score_": history.best_validation_score,
+            "n_iter_": np.array([history.n_iter], dtype=np.int32), "t_": history.t,
+            **cls._coef_attributes(W, b, solver.dtype),
+        }
 
-    def _fit_stochastic(self, X, y, sw, data_sw):
-        W0, b0 = self._start_coef(len(self.classes_), X.shape[1])
+    def _fit_stochastic(self, X, y, sw, data_sw, C, classes, warm):
+        W0, b0 = self._start_coef(len(classes), X.shape[1], warm)
         solver = fit_minibatch(
             self.solver, X, y, sw, data_sw, W0, b0, random_state=self.random_state,
             fit_intercept=self.fit_intercept, early_stopping=self.early_stopping,
             validation_fraction=self.validation_fraction, config=self._minibatch_config(),
-            stopping=self._stopping_options(),
+            stopping=self._stopping_options(C),
         )
-        return self._publish(solver, X.dtype)
+        return self._minibatch_attributes(solver, classes)
 
     def _check_stochastic(self):
         if self.solver not in STOCHASTIC_SOLVERS:
@@ -599,7 +661,11 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         of the concatenated data ``S_total``, use ``C * S_total / S_chunk``.
         With ``n_sampled``, the 'unigram' and 'log_uniform' samplers use the
         class counts of all chunks seen so far. ``early_stopping`` and
-        ``max_iter`` are ignored.
+        ``max_iter`` are ignored. A call that fails (bad input, divergence,
+        ``KeyboardInterrupt``) keeps the model of the previous call; after a
+        failure during the epoch the next call restarts the optimiser
+        (moments, history) from that model, since the optimiser's arrays are
+        updated in place rather than copied on every call.
 
         Parameters
         ----------
@@ -634,34 +700,48 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
                 raise ValueError(
                     f"classes must contain at least 2 classes, got {self.classes_!r}."
                 )
-            X, _, y_enc, sw, data_sw = self._validate_fit_data(
+            X, _, y_enc, sw, data_sw, C = self._validate_fit_data(
                 X, y, sample_weight, classes=self.classes_, reset=first)
-        except Exception:
+            solver = self._partial_fit_solver(X, y_enc, data_sw, first)
+        except BaseException:
             self.__dict__ = previous_state   # bad input changes nothing
             raise
-        state = getattr(self, "_stochastic", None)
-        n_rows, n_features = len(self.classes_), X.shape[1]
         if sp.issparse(X):
             X = X.tocsr()
+        if X.dtype != solver.dtype:
+            X = X.astype(solver.dtype)
+        try:
+            run_epochs(solver, X, y_enc, sw, 1, incremental=True, **self._stopping_options(C))
+        except BaseException:
+            # The optimiser's arrays are updated in place (no copy of W and the
+            # moments per call): after a failed epoch the previous call's model
+            # stays, and the next call restarts the optimiser from it.
+            previous_state.pop("_stochastic", None)
+            self.__dict__ = previous_state
+            raise
+        return self._replace_fitted(self._minibatch_attributes(solver, self.classes_))
+
+    def _partial_fit_solver(self, X, y_enc, data_sw, first):
+        """The solver of the previous calls (its state updated with this chunk's
+        class counts and the current hyper-parameters), or a new one."""
+        state = getattr(self, "_stochastic", None)
+        n_rows, n_features = len(self.classes_), X.shape[1]
         counts = class_totals(y_enc, data_sw, n_rows)
         if first or state is None:
             if first:
                 W0 = np.zeros((n_rows, n_features), dtype=X.dtype)
                 b0 = np.zeros(n_rows, dtype=X.dtype)
-            else:   # continue from a full-batch fit
+            else:   # continue from a full-batch fit (or after a failed call)
                 W0, b0 = self._rows_per_class()
             seeds = check_random_state(self.random_state).randint(
                 np.iinfo(np.int32).max, size=2)
-            state = new_solver(self.solver, X.dtype, W0, b0, counts, seeds,
-                               fit_intercept=self.fit_intercept, early_stopping=False,
-                               config=self._minibatch_config())
-        else:
-            if X.dtype != state.dtype:
-                X = X.astype(state.dtype)
-            state.counts = state.counts + counts
-            configure_solver(state, **self._minibatch_config())
-        run_epochs(state, X, y_enc, sw, 1, incremental=True, **self._stopping_options())
-        return self._publish(state, state.dtype)
+            return new_solver(self.solver, X.dtype, W0, b0, counts, seeds,
+                              fit_intercept=self.fit_intercept, early_stopping=False,
+                              config=self._minibatch_config())
+        solver = StochasticSolver.from_state(state)
+        solver.counts = solver.counts + counts
+        configure_solver(solver, **self._minibatch_config())
+        return solver
 
     # -- prediction -------------------------------------------------------
     def _validate_predict_data(self, X):
@@ -671,20 +751,12 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
             reset=False,
         )
 
-    def _logit_chunks(self, X, full_rows=True):
-        """:func:`logit_chunks` of the fitted ``coef_`` (binary models with
-        ``full_rows``: the two rows ``[0, a]``)."""
-        return logit_chunks(X, self.coef_, self.intercept_, binary_rows=full_rows)
-
-    def _proba(self, X, log):
+    def _predict(self, X, kind):
+        """:func:`predict_linear` of the fitted model, at its temperature."""
         X = self._validate_predict_data(X)
-        loss = self._training_loss(n_threads_from_n_jobs(self.n_jobs))
-        out = None
-        for start, stop, a in self._logit_chunks(X):
-            if out is None:
-                out = np.empty((X.shape[0], a.shape[1]), dtype=a.dtype)
-            out[start:stop] = loss.predict_proba(a, log=log)
-        return out
+        return predict_linear(X, self.coef_, self.intercept_, kind,
+                              inv_T=1.0 / self.temperature,
+                              n_threads=n_threads_from_n_jobs(self.n_jobs))
 
     def decision_function(self, X):
         """Temperature-scaled logits ``z = (X @ coef_.T + intercept_) / T``.
@@ -702,9 +774,7 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         -------
         scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
         """
-        X = self._validate_predict_data(X)
-        scores = np.vstack([a for _, _, a in self._logit_chunks(X, full_rows=False)])
-        scores = scores / np.asarray(self.temperature, dtype=scores.dtype)
+        scores = self._predict(X, "decision")
         return scores.ravel() if scores.shape[1] == 1 else scores
 
     def predict_proba(self, X):
@@ -725,7 +795,7 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         proba : ndarray of shape (n_samples, n_classes)
             Probabilities, in the order of ``classes_``.
         """
-        return self._proba(X, log=False)
+        return self._predict(X, "proba")
 
     def predict_log_proba(self, X):
         """Log of the class probabilities, computed as a log-softmax.
@@ -742,7 +812,7 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         -------
         log_proba : ndarray of shape (n_samples, n_classes)
         """
-        return self._proba(X, log=True)
+        return self._predict(X, "log_proba")
 
     def predict(self, X):
         """Most probable class of each sample (computed in row chunks).
@@ -756,5 +826,5 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         -------
         y_pred : ndarray of shape (n_samples,)
         """
-        X = self._validate_predict_data(X)
-        return self.classes_[predict_index(X, self.coef_, self.intercept_)]
+        labels = self._predict(X, "label")     # checks that the model is fitted first
+        return self.classes_[labels]

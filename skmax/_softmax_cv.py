@@ -33,6 +33,8 @@ from ._softmax import SoftmaxClassifier
 from ._solvers import FULL_BATCH_SOLVERS
 
 # the SoftmaxClassifier parameters that SoftmaxClassifierCV passes on to its fits
+# the fitted attributes SoftmaxClassifierCV adds to SoftmaxClassifier's
+_CV_ATTRIBUTES = ("Cs_", "l1_ratios_", "scores_", "n_iters_", "coefs_paths_", "C_", "l1_ratio_")
 _SHARED_PARAMS = ("temperature", "label_smoothing", "focal_gamma", "class_weight",
                   "fit_intercept", "solver", "tol", "max_iter", "random_state", "verbose")
 
@@ -201,21 +203,31 @@ solver, tol, max_iter, random_state, verbose
         self : object
             Fitted estimator.
         """
+        # as SoftmaxClassifier.fit: the fitted attributes are built aside and
+        # installed together, so a failure leaves the previous fit intact
         previous_state = self.__dict__.copy()
         try:
-            Cs, l1_ratios = self._grid()
-            for l1_ratio in l1_ratios:
-                self._base_estimator(None).set_params(l1_ratio=l1_ratio)._check_solver_options()
-            X, y = validate_data(self, X, y, accept_sparse="csr",
-                                 dtype=[np.float64, np.float32], order="C")
-            check_classification_targets(y)
-            sample_weight = (None if sample_weight is None else
-                             _check_sample_weight(sample_weight, X, dtype=np.float64))
-            folds = list(check_cv(self.cv, y, classifier=True).split(X, y))
-            scorer = check_scoring(self._base_estimator(None), scoring=self.scoring)
-        except Exception:
-            self.__dict__ = previous_state   # bad input changes nothing
+            fitted = self._fit_grid(X, y, sample_weight)
+        except BaseException:
+            self.__dict__ = previous_state
             raise
+        for name in _CV_ATTRIBUTES:
+            self.__dict__.pop(name, None)
+        return self._replace_fitted(fitted)
+
+    def _fit_grid(self, X, y, sample_weight):
+        """The paths over the folds, the selection and the final model, as a
+        dict of fitted attributes."""
+        Cs, l1_ratios = self._grid()
+        for l1_ratio in l1_ratios:
+            self._base_estimator(None).set_params(l1_ratio=l1_ratio)._check_solver_options()
+        X, y = validate_data(self, X, y, accept_sparse="csr",
+                             dtype=[np.float64, np.float32], order="C")
+        check_classification_targets(y)
+        sample_weight = (None if sample_weight is None else
+                         _check_sample_weight(sample_weight, X, dtype=np.float64))
+        folds = list(check_cv(self.cv, y, classifier=True).split(X, y))
+        scorer = check_scoring(self._base_estimator(None), scoring=self.scoring)
         tasks = [(fold, l1_ratio) for fold in folds for l1_ratio in l1_ratios]
         parallel = self.n_jobs not in (None, 1) and len(tasks) > 1
         n_kernel_jobs = 1 if parallel else None
@@ -225,38 +237,38 @@ solver, tol, max_iter, random_state, verbose
             for (train, test), l1_ratio in tasks
         )
         shape = (len(folds), len(l1_ratios), len(Cs))
-        self.Cs_, self.l1_ratios_ = Cs, l1_ratios
-        self.scores_ = np.array([p[0] for p in paths]).reshape(shape)
-        self.n_iters_ = np.array([p[1] for p in paths]).reshape(shape)
+        fitted = {"Cs_": Cs, "l1_ratios_": l1_ratios,
+                  "scores_": np.array([p[0] for p in paths]).reshape(shape),
+                  "n_iters_": np.array([p[1] for p in paths]).reshape(shape)}
         coefs = [p[2] for p in paths]
         same_shape = len({c.shape for c in coefs}) == 1
         if same_shape:
-            self.coefs_paths_ = np.array(coefs).reshape(shape + coefs[0].shape[1:])
+            fitted["coefs_paths_"] = np.array(coefs).reshape(shape + coefs[0].shape[1:])
         # ties go to the first pair in GridSearchCV's order ({"C", "l1_ratio"}:
         # C-major), so that both select the same pair
-        mean = self.scores_.mean(axis=0).T
+        mean = fitted["scores_"].mean(axis=0).T
         best_C, best_ratio = np.unravel_index(np.argmax(mean), mean.shape)
-        self.C_, self.l1_ratio_ = float(Cs[best_C]), float(l1_ratios[best_ratio])
+        fitted["C_"], fitted["l1_ratio_"] = float(Cs[best_C]), float(l1_ratios[best_ratio])
         if self.refit:
-            final = self._base_estimator(self.n_jobs).set_params(C=self.C_,
-                                                                 l1_ratio=self.l1_ratio_)
+            final = self._base_estimator(self.n_jobs).set_params(C=fitted["C_"],
+                                                                 l1_ratio=fitted["l1_ratio_"])
             final.fit(X, y, sample_weight=sample_weight)
-            self.classes_, self.coef_, self.intercept_ = (
-                final.classes_, final.coef_, final.intercept_)
-            self.n_iter_ = final.n_iter_
-        else:
-            if not same_shape:
-                raise ValueError("refit=False needs every training fold to hold every "
-                                 "class, so that the folds' coefficients can be averaged.")
-            self.classes_ = np.unique(y)
-            mean_coef = self.coefs_paths_[:, best_ratio, best_C].mean(axis=0)
-            n_features = X.shape[1]
-            self.coef_ = np.ascontiguousarray(mean_coef[:, :n_features], dtype=X.dtype)
-            intercept = (mean_coef[:, n_features] if self.fit_intercept
-                         else np.zeros(mean_coef.shape[0]))
-            self.intercept_ = np.asarray(intercept, dtype=X.dtype)
-            self.n_iter_ = int(self.n_iters_[:, best_ratio, best_C].max())
-        return self
+            fitted.update(classes_=final.classes_, coef_=final.coef_,
+                          intercept_=final.intercept_, n_iter_=final.n_iter_)
+            return fitted
+        if not same_shape:
+            raise ValueError("refit=False needs every training fold to hold every "
+                             "class, so that the folds' coefficients can be averaged.")
+        mean_coef = fitted["coefs_paths_"][:, best_ratio, best_C].mean(axis=0)
+        n_features = X.shape[1]
+        intercept = (mean_coef[:, n_features] if self.fit_intercept
+                     else np.zeros(mean_coef.shape[0]))
+        fitted.update(
+            classes_=np.unique(y),
+            coef_=np.ascontiguousarray(mean_coef[:, :n_features], dtype=X.dtype),
+            intercept_=np.asarray(intercept, dtype=X.dtype),
+            n_iter_=np.array([fitted["n_iters_"][:, best_ratio, best_C].max()], dtype=np.int32))
+        return fitted
 
 
 def _fit_path(estimator, X, y, sample_weight, train, test, Cs, l1_ratio, scorer):
@@ -264,21 +276,23 @@ def _fit_path(estimator, X, y, sample_weight, train, test, Cs, l1_ratio, scorer)
     (module note 1); returns the test scores, iterations and coefficient rows."""
     estimator = clone(estimator).set_params(C=Cs[0], l1_ratio=l1_ratio)
     sw_train = None if sample_weight is None else sample_weight[train]
-    X_train, classes, y_enc, sw, _ = estimator._validate_fit_data(X[train], y[train], sw_train)
-    estimator.classes_ = classes
-    objective = estimator._full_batch_objective(X_train, y_enc, sw)
-    coef = estimator._initial_coef(objective.n_classes, X.shape[1], X.dtype)
+    X_train, classes, y_enc, sw, _, C_first = estimator._validate_fit_data(
+        X[train], y[train], sw_train)
+    # the weights' power-of-two rescaling (_rescaled_weights) scales every C alike
+    C_scale = C_first / Cs[0]
+    objective = estimator._full_batch_objective(X_train, y_enc, sw, C_first, len(classes))
+    coef = estimator._initial_coef(len(classes), X.shape[1], warm=False)
     X_test, y_test = X[test], y[test]
     score_kwargs = {} if sample_weight is None else {"sample_weight": sample_weight[test]}
     scores, n_iters, coefs = [], [], []
     with objective:
         for C in Cs:
-            estimator.C = C
-            objective.set_penalty(*estimator._penalty_strength())
-            coef = estimator._solve(objective, coef)
-            estimator._store_solution(objective, coef)
+            objective.set_penalty(C * C_scale, l1_ratio)
+            coef, n_iter = estimator._solve(objective, coef)
+            estimator._replace_fitted(
+                {"classes_": classes, **estimator._solution_attributes(objective, coef, n_iter)})
             scores.append(scorer(estimator, X_test, y_test, **score_kwargs))
-            n_iters.append(estimator.n_iter_)
+            n_iters.append(n_iter)
             if estimator.fit_intercept:
                 coefs.append(np.column_stack([estimator.coef_, estimator.intercept_]))
             else:
