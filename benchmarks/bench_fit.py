@@ -6,8 +6,10 @@ estimators, so a slow phase of the machine hits all of them), the final value of
 ``(sum_i l_i + ||W||^2 / (2C)) / n`` for both (evaluated in float64), and the
 time ratio. A second table gives, per shape, the time of one loss+gradient
 evaluation against the cost of the two BLAS products it needs and against one
-read of ``X``. A third table times the L1 and elastic-net penalties (OWL-QN)
-against ``LogisticRegression(solver='saga')``, the only scikit-learn solver for
+read of ``X``. A third table (its own section of the page,
+``bench_fit_penalties``; ``--penalties-only`` runs just that one) times the L1
+and elastic-net penalties (OWL-QN) against
+``LogisticRegression(solver='saga')``, the only scikit-learn solver for
 multinomial L1, with their final objectives and numbers of nonzero weights.
 
 Sparse problems (CSR, never densified): 20 Newsgroups TF-IDF (``TfidfVectorizer``
@@ -159,9 +161,11 @@ def main(argv=None):
     parser.add_argument("--tol", type=float, default=1e-4)
     parser.add_argument("--C", type=float, default=1.0)
     parser.add_argument("--no-real", action="store_true")
+    parser.add_argument("--penalties-only", action="store_true",
+                        help="only the L1 / elastic-net table (its own section)")
     add_docs_option(parser)
     args = parser.parse_args(argv)
-    shapes = QUICK if args.quick else SYNTHETIC
+    shapes = QUICK if args.quick else [] if args.penalties_only else SYNTHETIC
     repeats = 1 if args.quick else args.repeats
 
     problems = []    # (label, X, y, C)
@@ -169,7 +173,8 @@ def main(argv=None):
         for dtype in (np.float64, np.float32):
             problems.append((f"synthetic n={n} d={d} K={K}", *synthetic(n, d, K, dtype), args.C))
     loaders = [(name, real, args.C) for name in REAL]
-    loaders += [(name, sparse_real, SPARSE_C) for name in SPARSE]
+    if not args.penalties_only:
+        loaders += [(name, sparse_real, SPARSE_C) for name in SPARSE]
     for name, load, C in [] if args.quick or args.no_real else loaders:
         for dtype in (np.float64, np.float32):
             try:
@@ -181,35 +186,44 @@ def main(argv=None):
             problems.append((f"{name}{kind} {X.shape[0]}x{X.shape[1]} K={len(np.unique(y))}",
                              X, y, C))
 
-    report = Report("bench_fit", f"C={args.C}, tol={args.tol}, max_iter={args.max_iter}, "
-                    f"best of {repeats} (interleaved: one fit of each estimator per round)")
-    fit_rows, eval_rows, penalty_table = [], [], []
+    settings = (f"C={args.C}, tol={args.tol}, max_iter={args.max_iter}, best of {repeats} "
+                "(interleaved: one fit of each estimator per round)")
+    # saga's time grows with n * d, and it fits float32 in float64: the penalty
+    # rows are the dense float64 problems up to PENALTY_MAX_SIZE
+    penalty_problems = [(label, X, y) for label, X, y, _ in problems
+                        if X.dtype == np.float64 and not sp.issparse(X)
+                        and X.size <= PENALTY_MAX_SIZE]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
+        penalty_table = []
+        for label, X, y in penalty_problems:
+            penalty_table += penalty_rows(label, X, y, args.C, args.tol, args.max_iter, repeats)
+            for row in penalty_table[-2:]:      # progress; the tables follow
+                print(" ".join(row[:6]), flush=True)
+        penalties = Report("bench_fit_penalties", settings)
+        penalties.table(["problem", "dtype", "penalty", "skmax s", "saga s", "ratio",
+                         "objective skmax", "objective saga", "rel. diff",
+                         "nonzeros skmax/saga"], penalty_table)
+        if args.write_docs:
+            penalties.write_docs(args.write_docs)
+        if args.penalties_only:
+            return penalty_table, []
+        fit_rows, eval_rows = [], []
         for label, X, y, C in problems:
-            rows = fit_row(label, X, y, C, args.tol, args.max_iter, repeats)
+            fit_rows += fit_row(label, X, y, C, args.tol, args.max_iter, repeats)
             eval_rows.append(evaluation_row(label, X, y, max(3, repeats)))
-            fit_rows += rows
-            if X.dtype == np.float64 and not sp.issparse(X) and X.size <= PENALTY_MAX_SIZE:
-                # saga's time grows with n * d, and it fits float32 in float64
-                rows = rows + penalty_rows(label, X, y, args.C, args.tol, args.max_iter,
-                                           repeats)
-                penalty_table += rows[-2:]   # its two rows: l1, elasticnet
-            for row in rows:       # progress, one line per row; the tables follow
+            for row in fit_rows[-2:]:
                 print(" ".join(row[:6]), flush=True)
     print()
+    report = Report("bench_fit", settings)
     report.table(["problem", "dtype", "solver", "skmax s", "sklearn s", "ratio",
                   "objective skmax", "objective sklearn", "rel. diff", "iters skmax/sklearn"],
                  fit_rows)
-    report.table(["problem", "dtype", "penalty", "skmax s", "saga s", "ratio",
-                  "objective skmax", "objective saga", "rel. diff", "nonzeros skmax/saga"],
-                 penalty_table)
     report.table(["problem", "dtype", "loss+grad ms", "2 GEMMs ms", "read X ms",
                   "eval / GEMMs", "eval / read"], eval_rows, plot="eval / GEMMs, eval / read")
     if args.write_docs:
         report.write_docs(args.write_docs)
     return fit_rows, eval_rows
-
 
 if __name__ == "__main__":
     main()

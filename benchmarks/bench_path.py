@@ -96,13 +96,15 @@ def main(argv=None):
     parser.add_argument("--max-iter", type=int, default=100)
     parser.add_argument("--max-samples", type=int, default=None,
                         help="random rows kept of each problem (default: all)")
+    parser.add_argument("--problems", nargs="+", default=REAL, choices=REAL,
+                        help="the real problems to run (default: all)")
     add_docs_option(parser)
     args = parser.parse_args(argv)
     n_Cs, folds = (3, 2) if args.quick else (args.n_Cs, args.folds)
     Cs = np.logspace(-4, 4, n_Cs)
     problems = [("synthetic 600x20 K=4", *quick_problem())] if args.quick else []
     if not args.quick:
-        for name in REAL:
+        for name in args.problems:
             try:
                 X, y = load(name, args.max_samples)
             except (ImportError, FileNotFoundError) as exc:

@@ -38,7 +38,8 @@ def _page_copy(tmp_path):
 
 
 # further sections a script writes besides its own
-EXTRA_SECTIONS = {"bench_many_classes": ["bench_many_classes_curves"]}
+EXTRA_SECTIONS = {"bench_many_classes": ["bench_many_classes_curves"],
+                  "bench_fit": ["bench_fit_penalties"]}
 
 
 def _check_written(page, name):
