@@ -21,6 +21,7 @@ DOCS_SETTINGS = {
     "bench_contention": [],
     "bench_calibrators": [],
     "bench_predict": [],
+    "bench_path": [],
 }
 
 

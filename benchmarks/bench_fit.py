@@ -6,7 +6,11 @@ estimators, so a slow phase of the machine hits all of them), the final value of
 ``(sum_i l_i + ||W||^2 / (2C)) / n`` for both (evaluated in float64), and the
 time ratio. A second table gives, per shape, the time of one loss+gradient
 evaluation against the cost of the two BLAS products it needs and against one
-read of ``X``.
+read of ``X``. A third table (its own section of the page,
+``bench_fit_penalties``; ``--penalties-only`` runs just that one) times the L1
+and elastic-net penalties (OWL-QN) against
+``LogisticRegression(solver='saga')``, the only scikit-learn solver for
+multinomial L1, with their final objectives and numbers of nonzero weights.
 
 Sparse problems (CSR, never densified): 20 Newsgroups TF-IDF (``TfidfVectorizer``
 defaults on the training documents) and ALOI, at ``C = 10``; like the other real
@@ -44,6 +48,8 @@ from skmax._softmax import rows_per_class  # noqa: E402
 SYNTHETIC = [(100_000, 100, 10), (50_000, 784, 10), (20_000, 100, 100), (10_000, 50, 1000)]
 QUICK = [(2_000, 20, 5), (1_000, 10, 50)]
 REAL = ["letter", "pendigits", "optdigits", "mnist"]
+# largest n * d on which the penalties are timed against saga (its fits are slow)
+PENALTY_MAX_SIZE = 5_000_000
 SPARSE = ["20newsgroups", "aloi"]
 SPARSE_C = 10.0
 
@@ -84,13 +90,15 @@ def sparse_real(name, dtype):
     return sp.csr_matrix(X), np.asarray(y)
 
 
-def objective(model, X, y, C):
+def objective(model, X, y, C, l1_ratio=0.0):
     """Float64 objective (mean loss + penalty / n) of a fitted multinomial model."""
     X = X.astype(np.float64) if sp.issparse(X) else np.asarray(X, dtype=np.float64)
     classes, y_enc = np.unique(y, return_inverse=True)
     W, b = rows_per_class(model.coef_, model.intercept_)   # binary: two rows
-    obj = SoftmaxObjective(X, y_enc, np.ones(len(y)), len(classes), SoftmaxLoss(), C=C)
-    return obj.loss_gradient(np.concatenate([W.ravel(), b]))[0]
+    obj = SoftmaxObjective(X, y_enc, np.ones(len(y)), len(classes), SoftmaxLoss(), C=C,
+                           l1_ratio=l1_ratio)
+    coef = np.concatenate([W.ravel(), b])
+    return obj.loss_gradient(coef)[0] + obj.l1_weights() @ np.abs(coef)
 
 
 def fit_row(label, X, y, C, tol, max_iter, repeats):
@@ -106,6 +114,24 @@ def fit_row(label, X, y, C, tol, max_iter, repeats):
         rows.append([label, str(X.dtype), solver, f"{t:.3f}", f"{t_sk:.3f}", f"{t / t_sk:.2f}",
                      f"{f:.8g}", f"{f_sk:.8g}", f"{(f - f_sk) / abs(f_sk):+.1e}",
                      f"{int(model.n_iter_[0])}/{int(np.max(sk.n_iter_))}"])
+    return rows
+
+
+def penalty_rows(label, X, y, C, tol, max_iter, repeats):
+    """L1 and elastic net: skmax (OWL-QN) vs LogisticRegression(solver='saga')."""
+    rows = []
+    for penalty, l1_ratio in (("l1", 1.0), ("elasticnet", 0.5)):
+        ours = SoftmaxClassifier(penalty=penalty, l1_ratio=l1_ratio, C=C, tol=tol,
+                                 max_iter=max_iter)
+        saga = LogisticRegression(l1_ratio=l1_ratio, C=C, tol=tol, max_iter=max_iter,
+                                  solver="saga")
+        t_ours, t_saga = best_of_interleaved(
+            [lambda m=ours: m.fit(X, y), lambda m=saga: m.fit(X, y)], repeats)
+        f, f_saga = (objective(m, X, y, C, l1_ratio) for m in (ours, saga))
+        rows.append([label, str(X.dtype), penalty, f"{t_ours:.3f}", f"{t_saga:.3f}",
+                     f"{t_ours / t_saga:.2f}", f"{f:.8g}", f"{f_saga:.8g}",
+                     f"{(f - f_saga) / abs(f_saga):+.1e}",
+                     f"{np.count_nonzero(ours.coef_)}/{np.count_nonzero(saga.coef_)}"])
     return rows
 
 
@@ -135,9 +161,11 @@ def main(argv=None):
     parser.add_argument("--tol", type=float, default=1e-4)
     parser.add_argument("--C", type=float, default=1.0)
     parser.add_argument("--no-real", action="store_true")
+    parser.add_argument("--penalties-only", action="store_true",
+                        help="only the L1 / elastic-net table (its own section)")
     add_docs_option(parser)
     args = parser.parse_args(argv)
-    shapes = QUICK if args.quick else SYNTHETIC
+    shapes = QUICK if args.quick else [] if args.penalties_only else SYNTHETIC
     repeats = 1 if args.quick else args.repeats
 
     problems = []    # (label, X, y, C)
@@ -145,7 +173,8 @@ def main(argv=None):
         for dtype in (np.float64, np.float32):
             problems.append((f"synthetic n={n} d={d} K={K}", *synthetic(n, d, K, dtype), args.C))
     loaders = [(name, real, args.C) for name in REAL]
-    loaders += [(name, sparse_real, SPARSE_C) for name in SPARSE]
+    if not args.penalties_only:
+        loaders += [(name, sparse_real, SPARSE_C) for name in SPARSE]
     for name, load, C in [] if args.quick or args.no_real else loaders:
         for dtype in (np.float64, np.float32):
             try:
@@ -157,18 +186,36 @@ def main(argv=None):
             problems.append((f"{name}{kind} {X.shape[0]}x{X.shape[1]} K={len(np.unique(y))}",
                              X, y, C))
 
-    report = Report("bench_fit", f"C={args.C}, tol={args.tol}, max_iter={args.max_iter}, "
-                    f"best of {repeats} (interleaved: one fit of each estimator per round)")
-    fit_rows, eval_rows = [], []
+    settings = (f"C={args.C}, tol={args.tol}, max_iter={args.max_iter}, best of {repeats} "
+                "(interleaved: one fit of each estimator per round)")
+    # saga's time grows with n * d, and it fits float32 in float64: the penalty
+    # rows are the dense float64 problems up to PENALTY_MAX_SIZE
+    penalty_problems = [(label, X, y) for label, X, y, _ in problems
+                        if X.dtype == np.float64 and not sp.issparse(X)
+                        and X.size <= PENALTY_MAX_SIZE]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        for label, X, y, C in problems:
-            rows = fit_row(label, X, y, C, args.tol, args.max_iter, repeats)
-            eval_rows.append(evaluation_row(label, X, y, max(3, repeats)))
-            for row in rows:       # progress, one line per row; the tables follow
+        penalty_table = []
+        for label, X, y in penalty_problems:
+            penalty_table += penalty_rows(label, X, y, args.C, args.tol, args.max_iter, repeats)
+            for row in penalty_table[-2:]:      # progress; the tables follow
                 print(" ".join(row[:6]), flush=True)
-            fit_rows += rows
+        penalties = Report("bench_fit_penalties", settings)
+        penalties.table(["problem", "dtype", "penalty", "skmax s", "saga s", "ratio",
+                         "objective skmax", "objective saga", "rel. diff",
+                         "nonzeros skmax/saga"], penalty_table)
+        if args.write_docs:
+            penalties.write_docs(args.write_docs)
+        if args.penalties_only:
+            return penalty_table, []
+        fit_rows, eval_rows = [], []
+        for label, X, y, C in problems:
+            fit_rows += fit_row(label, X, y, C, args.tol, args.max_iter, repeats)
+            eval_rows.append(evaluation_row(label, X, y, max(3, repeats)))
+            for row in fit_rows[-2:]:
+                print(" ".join(row[:6]), flush=True)
     print()
+    report = Report("bench_fit", settings)
     report.table(["problem", "dtype", "solver", "skmax s", "sklearn s", "ratio",
                   "objective skmax", "objective sklearn", "rel. diff", "iters skmax/sklearn"],
                  fit_rows)
@@ -177,7 +224,6 @@ def main(argv=None):
     if args.write_docs:
         report.write_docs(args.write_docs)
     return fit_rows, eval_rows
-
 
 if __name__ == "__main__":
     main()

@@ -18,10 +18,12 @@ from ._matrix_scaling import (
     VectorScalingCalibrator,
 )
 from ._softmax import SoftmaxClassifier
+from ._softmax_cv import SoftmaxClassifierCV
 from ._version import __version__
 
 __all__ = [
     "SoftmaxClassifier",
+    "SoftmaxClassifierCV",
     "TemperatureCalibrator",
     "TemperatureCalibratedClassifier",
     "TemperatureScalingWarning",

@@ -46,6 +46,11 @@ Design
        u_k   = q_k (1 - p_k)^gamma (1 - gamma p_k log(p_k) / (1 - p_k))
        dl/da = (p * sum_k u_k - u) / T          (gamma = 0: (p - q) / T)
 
+   Soft targets (``targets``, rows ``t_i`` of class probabilities) replace
+   ``onehot(y)`` in ``q``: ``q = (1 - eps) t + eps / K`` and the same formulas
+   hold (the loss is linear in ``q``), one optional row pointer of
+   ``_row_loss_grad``, NULL for hard labels.
+
    The Hessian-vector product is only needed for the convex case gamma = 0,
    where ``d2l/da2 = (diag(p) - p p^T) / T^2``.
 7. ``dense_sweep`` is a whole evaluation (or Hessian product) over dense ``X``
@@ -110,6 +115,7 @@ def loss_gradient(
     const int[::1] y,              # IN: encoded labels 0..K-1
     const double[::1] sw,          # IN: sample weights (already times class weights)
     floating[:, ::1] proba=None,   # OUT (optional): probabilities, for Hessian products
+    const double[:, ::1] targets=None,  # IN (optional): target distributions (soft labels)
     *,
     double inv_T,
     double eps,
@@ -127,8 +133,11 @@ def loss_gradient(
     cdef LossParams lp = LossParams(inv_T=inv_T, eps=eps, gamma=gamma)
     if keep_proba and (proba.shape[0] != n or proba.shape[1] != K):
         raise ValueError("proba must have the shape of raw")
+    cdef bint soft = targets is not None
     if y.shape[0] != n or sw.shape[0] != n:
         raise ValueError("y and sw must have one entry per row of raw")
+    if soft and (targets.shape[0] != n or targets.shape[1] != K):
+        raise ValueError("targets must have the shape of raw")
     if n == 0:
         return 0.0
     scratch = _scratch(n_threads, stride)
@@ -139,7 +148,7 @@ def loss_gradient(
             for i in prange(n, schedule="static"):
                 total += sw[i] * _row_loss_grad(
                     &raw[i, 0], &proba[i, 0] if keep_proba else NULL, buf, buf + K,
-                    K, y[i], sw[i], lp,
+                    K, y[i], sw[i], lp, &targets[i, 0] if soft else NULL,
                 )
     finally:
         free(scratch)
@@ -220,6 +229,7 @@ cdef double _sweep_chunk(
     const floating* W,      # IN: K x d (C order), or NULL for W = 0
     const floating* b,      # IN: K intercepts or NULL
     const int* y,           # IN: labels (loss only)
+    const double* targets,  # IN: n x K target distributions, or NULL (labels y)
     const double* sw,       # IN: sample weights
     floating* proba,        # loss: OUT (may be NULL); Hessian: IN
     double* acc_W,          # OUT (accumulated): K x d, sum_i G_i x_i^T
@@ -256,6 +266,7 @@ cdef double _sweep_chunk(
                 value += sw[start + i] * _row_loss_grad(
                     row, proba + (start + i) * K if proba != NULL else NULL, buf, buf + K,
                     K, y[start + i], sw[start + i], cfg.loss,
+                    targets + (start + i) * K if targets != NULL else NULL,
                 )
         # acc_W += G.T @ Xb: column-major acc_W.T (d x K) += Xb.T (d x m) @ G (m x K)
         if d == 0:
@@ -286,6 +297,7 @@ def dense_sweep(
     const Py_ssize_t[::1] bounds,      # IN: chunk c is rows [bounds[c], bounds[c + 1])
     *,
     int block_rows,
+    const double[:, ::1] targets=None,  # IN: n x K target distributions (loss only), or None
     bint hessian=False,
     double inv_T=1.0,
     double eps=0.0,
@@ -326,6 +338,9 @@ def dense_sweep(
         raise ValueError("proba must be (n, K) (required for the Hessian)")
     if not hessian and y.shape[0] != n:
         raise ValueError("y must have one label per row")
+    cdef bint soft = targets is not None and not hessian
+    if soft and (targets.shape[0] != n or targets.shape[1] != K):
+        raise ValueError("targets must be (n, K)")
     if block_rows < 1:
         raise ValueError("block_rows must be at least 1")
     if has_b and b.shape[0] != K or acc_b is not None and acc_b.shape[0] != n_chunks:
@@ -341,7 +356,8 @@ def dense_sweep(
                 values[c] = _sweep_chunk(
                     &cfg, &X[0, 0] if n > 0 and d > 0 else NULL, bounds[c], bounds[c + 1],
                     Wp, &b[0] if has_b else NULL,
-                    &y[0] if not hessian else NULL, &sw[0] if n > 0 else NULL,
+                    &y[0] if not hessian else NULL,
+                    &targets[0, 0] if soft and n > 0 else NULL, &sw[0] if n > 0 else NULL,
                     &proba[0, 0] if keep and n > 0 else NULL, &acc_W[c, 0, 0],
                     &acc_b[c, 0] if acc_b is not None else NULL, L, T, buf,
                 )

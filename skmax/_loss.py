@@ -13,17 +13,37 @@
    ``skmax/_threads.py``.
 """
 
+import numpy as np
+
 from . import _kernels, _minibatch_kernels, _temperature_kernels
 from ._threads import n_threads_from_n_jobs, threads_for
 
 __all__ = ["SoftmaxLoss", "n_threads_from_n_jobs"]   # n_threads_from_n_jobs: re-exported
 
 
+def labels_and_targets(y):
+    """Split encoded targets for the kernels: 1-D int labels give ``(labels,
+    None)``; an ``(n, K)`` array of target distributions (soft targets) gives
+    ``(zeros, targets)`` (the kernels then ignore the labels)."""
+    if np.ndim(y) == 2:
+        return (np.zeros(len(y), dtype=np.int32),
+                np.ascontiguousarray(y, dtype=np.float64))
+    return np.ascontiguousarray(y, dtype=np.int32), None
+
+
+def class_totals(y, weights, n_classes):
+    """Weighted count of each class in encoded targets (labels or soft targets)."""
+    if np.ndim(y) == 2:
+        return np.asarray(weights, dtype=np.float64) @ np.asarray(y, dtype=np.float64)
+    return np.bincount(y, weights=weights, minlength=n_classes)
+
+
 class SoftmaxLoss:
     """Per-sample softmax loss with temperature, label smoothing and focal term.
 
     ``l(a, y) = - sum_k (1 - p_k)^gamma q_k log p_k`` with ``p = softmax(a / T)``
-    and ``q = (1 - label_smoothing) onehot(y) + label_smoothing / K``.
+    and ``q = (1 - label_smoothing) t + label_smoothing / K``, ``t = onehot(y)``
+    for labels, or a given target distribution (soft targets).
 
     Parameters
     ----------
@@ -57,8 +77,10 @@ class SoftmaxLoss:
 
     def loss_gradient(self, raw, y, sample_weight, proba=None):
         """Return ``sum_i sw_i l_i``; ``raw`` (IN: logits) is overwritten by the
-        weighted gradient ``sw_i dl_i/da_i``; ``proba`` (OUT) receives ``p``."""
-        return _kernels.loss_gradient(raw, y, sample_weight, proba,
+        weighted gradient ``sw_i dl_i/da_i``; ``proba`` (OUT) receives ``p``.
+        ``y``: int labels, or an ``(n, K)`` array of target distributions."""
+        labels, targets = labels_and_targets(y)
+        return _kernels.loss_gradient(raw, labels, sample_weight, proba, targets,
                                       n_threads=self._threads(raw), **self.kernel_params())
 
     def sampled_loss_gradient(self, logits, true_col, cand_col, log_q, sample_weight,

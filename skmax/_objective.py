@@ -1,6 +1,10 @@
 """The penalised objective: loss + L2 penalty, gradient and Hessian products.
 
-``L(W, b) = (sum_i s_i l_i + ||W||_F^2 / (2 C)) / sum_i s_i``
+``L(W, b) = (sum_i s_i l_i + (1 - r) ||W||_F^2 / (2 C) + r ||W||_1 / C) / sum_i s_i``
+
+(``r = l1_ratio``, scikit-learn's elastic-net scaling). This class evaluates the
+smooth part, everything but the L1 term; the L1 solver
+(``_solvers.minimize_owlqn``) adds the L1 term from :meth:`SoftmaxObjective.l1_weights`.
 
 The division by ``sum_i s_i`` does not move the minimiser; it makes the
 stopping tolerance independent of the number of samples (the convention of
@@ -56,6 +60,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import _kernels
+from ._loss import labels_and_targets
 from ._threads import limit_blas_threads, threads_for
 
 # Target bytes of one block of X rows (plus its logits): about half of a
@@ -101,11 +106,14 @@ class SoftmaxObjective:
     Parameters
     ----------
     X : ndarray or sparse matrix of shape (n_samples, n_features), float32/64
-    y : ndarray of int32, encoded labels in ``[0, n_classes)``
+    y : ndarray of int32, encoded labels in ``[0, n_classes)``, or of shape
+        (n_samples, n_classes): target distributions (soft targets)
     sample_weight : ndarray of float64, ``s_i`` (sample times class weights)
     n_classes : int
     loss : SoftmaxLoss
     C : float, inverse penalty strength (``np.inf``: no penalty)
+    l1_ratio : float in [0, 1], share of the penalty that is L1 (evaluated by
+        the caller, see :meth:`l1_weights`); the rest is L2
     fit_intercept : bool
     block_rows : int or None, rows per dense block (None: see ``_block_rows``)
     n_threads : int, worker threads over row chunks
@@ -116,13 +124,14 @@ class SoftmaxObjective:
     """
 
     def __init__(self, X, y, sample_weight, n_classes, loss, C=1.0, fit_intercept=True,
-                 block_rows=None, n_threads=1, low_memory=False):
+                 block_rows=None, n_threads=1, low_memory=False, l1_ratio=0.0):
         self.X = X
-        self.y = np.ascontiguousarray(y, dtype=np.int32)
+        # soft targets: y is (n, K) target distributions, self.y unused zeros
+        self.y, self.targets = labels_and_targets(y)
         self.sample_weight = np.ascontiguousarray(sample_weight, dtype=np.float64)
         self.n_classes = int(n_classes)
         self.loss = loss
-        self.l2 = 0.0 if np.isinf(C) else 1.0 / C
+        self.set_penalty(C, l1_ratio)
         self.fit_intercept = fit_intercept
         self.dtype = X.dtype
         self.sparse = sp.issparse(X)
@@ -190,6 +199,19 @@ class SoftmaxObjective:
         b = coef[K * d:] if self.fit_intercept else None
         return W, b
 
+    def set_penalty(self, C, l1_ratio=0.0):
+        """Set ``C`` and ``l1_ratio`` (a regularisation path reuses the objective)."""
+        strength = 0.0 if np.isinf(C) else 1.0 / C
+        self.l2 = (1.0 - l1_ratio) * strength
+        self.l1 = l1_ratio * strength
+
+    def l1_weights(self):
+        """Weight of ``|coef_j|`` in the scaled objective for every parameter:
+        ``l1 / sum_i s_i`` on ``W``, 0 on the intercepts (never penalised)."""
+        weights = np.zeros(self.n_params)
+        weights[: self.n_classes * self.n_features] = self.scale * self.l1
+        return weights
+
     def _cast(self, coef, dtype=None):
         dtype = self.dtype if dtype is None else dtype
         W, b = self.unpack(coef)
@@ -240,7 +262,8 @@ class SoftmaxObjective:
             acc_b = np.zeros((n_chunks, K), dtype=np.float64) if self.fit_intercept else None
             value = _kernels.dense_sweep(
                 X, None if zero_W else W, b, self.y, self.sample_weight, proba, acc_W, acc_b,
-                self._bounds, block_rows=self.block_rows, hessian=hessian,
+                self._bounds, block_rows=self.block_rows, targets=self.targets,
+                hessian=hessian,
                 n_threads=self.n_threads if self._executor is not None else 1,
                 **self.loss.kernel_params(hessian))
             return value, acc_W.sum(axis=0), None if acc_b is None else acc_b.sum(axis=0)
@@ -273,7 +296,8 @@ class SoftmaxObjective:
         W, b = self._cast(coef)
         if keep_proba and self._proba is None:
             self._proba = np.empty((self.n_samples, self.n_classes), dtype=self.dtype)
-        y, sw, proba, loss = self.y, self.sample_weight, self._proba, self.loss
+        y = self.y if self.targets is None else self.targets
+        sw, proba, loss = self.sample_weight, self._proba, self.loss
 
         def sparse_row_op(G, start, stop):
             return loss.loss_gradient(

@@ -113,12 +113,14 @@ cdef inline double _row_loss_grad(
     int y,
     double sw,
     LossParams lp,
+    const double* t=NULL,   # IN (may be NULL): K target probabilities replacing onehot(y)
 ) noexcept nogil:
-    """Loss of one row (unweighted); writes the weighted gradient over ``a``."""
+    """Loss of one row (unweighted); writes the weighted gradient over ``a``.
+    The target is ``(1 - eps) t + eps / K``, ``t = onehot(y)`` unless given."""
     cdef int k
     cdef double inv_T = lp.inv_T, eps = lp.eps, gamma = lp.gamma
     cdef double s_rest, log_s, inv_s, off = eps / K, q, logp, pk, mk, w, r, u
-    cdef double loss, usum = 0.0, scale = sw * inv_T, dsum = 0.0
+    cdef double loss, usum = 0.0, scale = sw * inv_T, dsum = 0.0, tsum = 0.0
     _row_shift_exp(a, d, e, K, inv_T, &s_rest)
     log_s = log1p(s_rest)
     inv_s = 1.0 / (1.0 + s_rest)
@@ -127,16 +129,24 @@ cdef inline double _row_loss_grad(
         if eps != 0.0:
             for k in range(K):
                 dsum = dsum + d[k]
-        loss = log_s - (1.0 - eps) * d[y] - off * dsum
         if p != NULL:
             _row_scale_store(e, p, K, inv_s, 0.0, 1.0)
+        if t != NULL:
+            for k in range(K):
+                tsum = tsum + t[k] * d[k]
+                a[k] = <floating> (scale * (e[k] * inv_s - off - (1.0 - eps) * t[k]))
+            return log_s - (1.0 - eps) * tsum - off * dsum
+        loss = log_s - (1.0 - eps) * d[y] - off * dsum
         _row_scale_store(e, a, K, inv_s, off, scale)
         a[y] = <floating> (scale * (e[y] * inv_s - off - (1.0 - eps)))
         return loss
     # focal term: u_k = q_k (1 - p_k)^gamma (1 - gamma p_k log(p_k) / (1 - p_k))
     loss = 0.0
     for k in range(K):
-        q = off + (1.0 - eps if k == y else 0.0)
+        if t != NULL:
+            q = off + (1.0 - eps) * t[k]
+        else:
+            q = off + (1.0 - eps if k == y else 0.0)
         pk = e[k] * inv_s
         e[k] = pk
         if p != NULL:

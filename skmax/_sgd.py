@@ -52,6 +52,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 
+from ._loss import class_totals
 from ._minibatch_kernels import (
     adam_block_t,
     adam_catch_up_table,
@@ -485,7 +486,7 @@ def fit_minibatch(solver_name, X, y, sw, data_sw, W0, b0, *, random_state, fit_i
     if early_stopping:
         (X, y, sw, data_sw), validation = split_validation(
             X, y, sw, data_sw, validation_fraction, rs)
-    counts = np.bincount(y, weights=data_sw, minlength=W0.shape[0])
+    counts = class_totals(y, data_sw, W0.shape[0])
     solver = new_solver(solver_name, X.dtype, W0, b0, counts, seeds,
                         fit_intercept=fit_intercept, early_stopping=early_stopping,
                         config=config)

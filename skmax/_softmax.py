@@ -27,12 +27,12 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import _check_partial_fit_first_call, check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from ._loss import SoftmaxLoss, n_threads_from_n_jobs
+from ._loss import SoftmaxLoss, class_totals, n_threads_from_n_jobs
 from ._objective import SoftmaxObjective
 from ._prediction import predict_linear, rows_per_class
 from ._sampling import SAMPLERS
 from ._sgd import StochasticSolver, configure_solver, fit_minibatch, new_solver, run_epochs
-from ._solvers import FULL_BATCH_SOLVERS
+from ._solvers import FULL_BATCH_SOLVERS, minimize_owlqn
 
 STOCHASTIC_SOLVERS = ("sgd", "adam")
 
@@ -65,11 +65,18 @@ def _rescaled_weights(sample_weight, C):
 def _balanced_class_weights(y_enc, sample_weight, n_classes):
     """``S / (n_classes * S_k)`` from the weighted class totals ``S_k`` (1 for a
     class without weight: its samples count for nothing anyway)."""
-    totals = np.bincount(y_enc, weights=sample_weight, minlength=n_classes)
+    totals = class_totals(y_enc, sample_weight, n_classes)
     weights = np.ones(n_classes)
     present = totals > 0
     weights[present] = totals.sum() / (n_classes * totals[present])
     return weights
+
+
+def _is_soft(y):
+    """Whether ``y`` holds soft targets: a 2-D array of several float columns."""
+    if not hasattr(y, "shape"):
+        y = np.asarray(y)
+    return len(y.shape) == 2 and y.shape[1] > 1 and np.asarray(y).dtype.kind == "f"
 
 
 class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
@@ -104,8 +111,20 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
+    penalty : {'l2', 'l1', 'elasticnet'} or None, default='l2'
+        The penalty on ``W`` (never on the intercept), with scikit-learn's
+        scaling: ``(1 - r) ||W||_F^2 / (2C) + r ||W||_1 / C`` in place of the
+        ``||W||_F^2 / (2C)`` above, ``r = 0`` for 'l2', ``1`` for 'l1',
+        ``l1_ratio`` for 'elasticnet'; None: no penalty (as ``C=np.inf``).
+        An L1 part needs ``solver='lbfgs'``, which then runs OWL-QN (an
+        orthant-wise L-BFGS): ``coef_`` holds exact zeros and ``tol`` bounds
+        the largest entry of the minimum-norm subgradient. Binary problems are
+        fitted as a two-row softmax (see above): with 'l1' this is
+        ``LogisticRegression(penalty='l1', C=C)``.
     C : float, default=1.0
-        Inverse of the L2 penalty strength; ``np.inf`` disables the penalty.
+        Inverse of the penalty strength; ``np.inf`` disables the penalty.
+    l1_ratio : float in [0, 1], default=0.0
+        Elastic-net mixing ``r`` of ``penalty='elasticnet'`` (ignored otherwise).
     temperature : float, default=1.0
         Fixed temperature ``T > 0`` dividing the logits, in training and in
         prediction. ``T > 1`` softens the predicted probabilities. At fit
@@ -258,7 +277,9 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
     """
 
     _parameter_constraints: dict = {
+        "penalty": [StrOptions({"l2", "l1", "elasticnet"}), None],
         "C": [Interval(Real, 0, None, closed="right")],
+        "l1_ratio": [Interval(Real, 0, 1, closed="both")],
         "temperature": [Interval(Real, 0, None, closed="neither")],
         "label_smoothing": [Interval(Real, 0, 1, closed="left")],
         "focal_gamma": [Interval(Real, 0, None, closed="left")],
@@ -286,7 +307,9 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(
         self,
+        penalty="l2",
         C=1.0,
+        l1_ratio=0.0,
         temperature=1.0,
         label_smoothing=0.0,
         focal_gamma=0.0,
@@ -311,7 +334,9 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         remove_accidental_hits=True,
         low_memory=False,
     ):
+        self.penalty = penalty
         self.C = C
+        self.l1_ratio = l1_ratio
         self.temperature = temperature
         self.label_smoothing = label_smoothing
         self.focal_gamma = focal_gamma
@@ -342,7 +367,20 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         return tags
 
     # -- fitting ----------------------------------------------------------
+    def _penalty_strength(self):
+        """``(C, l1_ratio)`` of the objective that ``penalty`` selects."""
+        if self.penalty is None:
+            return np.inf, 0.0
+        l1_ratio = {"l2": 0.0, "l1": 1.0}.get(self.penalty, self.l1_ratio)
+        return self.C, float(l1_ratio)
+
     def _check_solver_options(self):
+        C, l1_ratio = self._penalty_strength()
+        if l1_ratio > 0 and np.isfinite(C) and self.solver != "lbfgs":
+            raise ValueError(
+                f"penalty={self.penalty!r} with an L1 part needs solver='lbfgs' (which "
+                f"then runs OWL-QN), not solver={self.solver!r}."
+            )
         if self.focal_gamma > 0 and self.solver == "newton-cg":
             raise ValueError(
                 "solver='newton-cg' needs a convex objective, but focal_gamma="
@@ -356,13 +394,36 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
             )
 
     def _validate_fit_data(self, X, y, sample_weight, classes=None, reset=True):
-        """Validated ``X``, the classes, encoded ``y`` (int32), ``s_i`` (sample
-        times class weights), the sample weights alone (float64) and the ``C``
-        that goes with them (:func:`_rescaled_weights`).
+        """Validated ``X``, the classes, encoded ``y`` (int32 labels, or float64
+        target distributions for soft targets), ``s_i`` (sample times class
+        weights), the sample weights alone (float64) and the ``C`` that goes
+        with them (:func:`_rescaled_weights`).
 
-        ``classes=None`` (:meth:`fit`): the classes are those of ``y`` and the
-        feature checks reset; else (:meth:`partial_fit`) ``y`` must lie in the
-        given classes. ``reset``: forget the features seen so far."""
+        ``classes=None`` (:meth:`fit`): the classes are those of ``y`` (soft
+        targets: ``0 .. K-1``) and the feature checks reset; else
+        (:meth:`partial_fit`) ``y`` must lie in the given classes. ``reset``:
+        forget the features seen so far. A soft target row's class weight is
+        its expected class weight ``t_i @ class_weight``."""
+        if _is_soft(y):
+            X, classes, y_enc = self._validate_soft_targets(X, y, classes, reset)
+        else:
+            X, classes, y_enc = self._validate_labels(X, y, classes, reset)
+        data_sw, C = _rescaled_weights(
+            _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True),
+            self._penalty_strength()[0])
+        sw = data_sw
+        if self.class_weight is not None:
+            if self.class_weight == "balanced":
+                cw = _balanced_class_weights(y_enc, data_sw, len(classes))
+            else:   # a dict: y only serves to check that its labels are classes
+                cw = compute_class_weight(self.class_weight, classes=classes, y=classes)
+            sw = data_sw * (y_enc @ cw if y_enc.ndim == 2 else cw[y_enc])
+        if not sw.sum() > 0:
+            raise ValueError("The sample weights (times class weights) sum to zero.")
+        return X, classes, y_enc, sw, data_sw, C
+
+    def _validate_labels(self, X, y, classes, reset):
+        """``X``, the classes and ``y`` encoded as int32 indices into them."""
         X, y = validate_data(
             self, X, y, accept_sparse=["csr", "csc"], dtype=[np.float64, np.float32],
             order="C", reset=reset,
@@ -383,18 +444,28 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
                     f"classes={classes!r}."
                 )
             y_enc = np.searchsorted(classes, y)
-        data_sw, C = _rescaled_weights(
-            _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True),
-            self.C)
-        sw = data_sw
-        if self.class_weight == "balanced":
-            sw = data_sw * _balanced_class_weights(y_enc, data_sw, len(classes))[y_enc]
-        elif self.class_weight is not None:
-            cw = compute_class_weight(self.class_weight, classes=classes, y=y)
-            sw = data_sw * cw[y_enc]
-        if not sw.sum() > 0:
-            raise ValueError("The sample weights (times class weights) sum to zero.")
-        return X, classes, y_enc.astype(np.int32, copy=False), sw, data_sw, C
+        return X, classes, y_enc.astype(np.int32, copy=False)
+
+    def _validate_soft_targets(self, X, Y, classes, reset):
+        """``X``, the classes and soft targets ``Y`` (n, K) as float64 rows of
+        class probabilities."""
+        if self.n_sampled is not None or (self.early_stopping and classes is None
+                                          and self.solver in STOCHASTIC_SOLVERS):
+            raise ValueError("Soft targets need n_sampled=None and early_stopping=False.")
+        X, Y = validate_data(
+            self, X, Y, accept_sparse=["csr", "csc"], dtype=[np.float64, np.float32],
+            order="C", reset=reset, multi_output=True, y_numeric=True,
+        )
+        Y = np.ascontiguousarray(Y, dtype=np.float64)   # a copy when Y is float32
+        K = Y.shape[1]
+        if classes is None:
+            classes = np.arange(K)
+        elif len(classes) != K:
+            raise ValueError(f"Soft targets have {K} columns but there are "
+                             f"{len(classes)} classes.")
+        if (Y < 0).any() or not np.allclose(Y.sum(axis=1), 1.0, rtol=0, atol=1e-6):
+            raise ValueError("Soft targets must be non-negative with rows summing to 1.")
+        return X, classes, Y
 
     def _rows_per_class(self):
         """Fitted ``(W, b)`` in float64 with one row per class."""
@@ -441,8 +512,18 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Training data; float32 data is fitted in float32.
-        y : array-like of shape (n_samples,)
-            Target labels.
+        y : array-like of shape (n_samples,) or (n_samples, n_classes)
+            Target labels, or soft targets: a float array whose rows are class
+            probabilities (non-negative, summing to 1), e.g. a teacher's
+            predictions for distillation or annotators' vote shares. Soft
+            targets ``t_i`` replace ``onehot(y_i)`` in the objective, so label
+            smoothing, temperature, focal term (``q_ik`` weighting each class's
+            term) and weights compose with them; ``classes_`` is then
+            ``arange(n_classes)`` and a row's class weight is ``t_i @
+            class_weight``. Score such fits with
+            :data:`skmax.metrics.soft_log_loss_scorer` (e.g. in
+            ``cross_val_score``). Soft targets need ``n_sampled=None`` and
+            ``early_stopping=False``.
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative per-sample weights, multiplied by the class weights.
 
@@ -471,28 +552,38 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         return self._replace_fitted(fitted)
 
     def _fit_full_batch(self, X, y, sw, C, classes, warm):
-        """Minimise the objective with ``FULL_BATCH_SOLVERS[self.solver]``; returns
-        the fitted attributes."""
-        n_threads = n_threads_from_n_jobs(self.n_jobs)
-        n_rows = len(classes)
-        coef0 = self._initial_coef(n_rows, X.shape[1], warm)
-        objective = SoftmaxObjective(
+        """Minimise the objective with ``FULL_BATCH_SOLVERS[self.solver]`` (OWL-QN
+        for an L1 part); returns the fitted attributes."""
+        coef0 = self._initial_coef(len(classes), X.shape[1], warm)
+        objective = self._full_batch_objective(X, y, sw, C, len(classes))
+        with objective:
+            coef, n_iter = self._solve(objective, coef0)
+        return {"classes_": classes, **self._solution_attributes(objective, coef, n_iter)}
+
+    def _full_batch_objective(self, X, y, sw, C, n_rows):
+        """The :class:`SoftmaxObjective` of encoded ``y`` at penalty ``C`` (the
+        one :meth:`_validate_fit_data` returns)."""
+        return SoftmaxObjective(
             X, y, sw, n_rows, self._training_loss(1), C=C,
-            fit_intercept=self.fit_intercept, n_threads=n_threads, low_memory=self.low_memory,
+            l1_ratio=self._penalty_strength()[1], fit_intercept=self.fit_intercept,
+            n_threads=n_threads_from_n_jobs(self.n_jobs), low_memory=self.low_memory,
         )
+
+    def _solve(self, objective, coef0):
+        """``(coef, n_iter)``: the full-batch solver run from ``coef0``."""
         if self.max_iter == 0:
-            coef, n_iter = coef0, 0
-        else:
-            with objective:
-                coef, n_iter = FULL_BATCH_SOLVERS[self.solver](
-                    objective, coef0, tol=self.tol, max_iter=self.max_iter,
-                    verbose=self.verbose,
-                )
+            return coef0, 0
+        solver = minimize_owlqn if objective.l1 > 0 else FULL_BATCH_SOLVERS[self.solver]
+        return solver(objective, coef0, tol=self.tol, max_iter=self.max_iter,
+                      verbose=self.verbose)
+
+    def _solution_attributes(self, objective, coef, n_iter):
+        """``n_iter_``, ``coef_`` and ``intercept_`` of a flat solution of ``objective``."""
         W, b = objective.unpack(coef)
         if b is None:
-            b = np.zeros(n_rows)
-        return {"classes_": classes, "n_iter_": np.array([n_iter], dtype=np.int32),
-                **self._coef_attributes(W, b, X.dtype)}
+            b = np.zeros(objective.n_classes)
+        return {"n_iter_": np.array([n_iter], dtype=np.int32),
+                **self._coef_attributes(W, b, objective.dtype)}
 
     # -- minibatch solvers (the loop lives in _sgd) -----------------------
     def _minibatch_config(self):
@@ -580,8 +671,9 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Training data.
-        y : array-like of shape (n_samples,)
-            Target labels, all in ``classes``.
+        y : array-like of shape (n_samples,) or (n_samples, n_classes)
+            Target labels, all in ``classes``, or soft targets (rows of class
+            probabilities over ``classes``; see :meth:`fit`).
         classes : array-like of shape (n_classes,), default=None
             All the classes that can appear in any call; required on the first
             call and ignored afterwards (it must then match ``classes_``).
@@ -634,7 +726,7 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         class counts and the current hyper-parameters), or a new one."""
         state = getattr(self, "_stochastic", None)
         n_rows, n_features = len(self.classes_), X.shape[1]
-        counts = np.bincount(y_enc, weights=data_sw, minlength=n_rows)
+        counts = class_totals(y_enc, data_sw, n_rows)
         if first or state is None:
             if first:
                 W0 = np.zeros((n_rows, n_features), dtype=X.dtype)

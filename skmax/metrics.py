@@ -1,4 +1,5 @@
-"""Calibration metrics: expected and maximum calibration error.
+"""Calibration metrics (expected and maximum calibration error) and the
+log-loss against soft targets.
 
 :func:`expected_calibration_error` and :func:`maximum_calibration_error`
 summarise a reliability diagram in one number; :func:`calibration_bins`
@@ -34,6 +35,8 @@ __all__ = [
     "calibration_bins",
     "smooth_calibration_error",
     "smooth_reliability_curve",
+    "soft_log_loss",
+    "soft_log_loss_scorer",
 ]
 
 _PARAMS = {
@@ -474,3 +477,79 @@ def smooth_reliability_curve(y_true, y_prob, *, bandwidth=None, sample_weight=No
     mesh, (density, hits) = _smoothed(conf, [np.ones_like(conf), correct], w, bandwidth)
     accuracy = np.divide(hits, density, out=mesh.copy(), where=density > 0)
     return mesh, accuracy, density / w.sum(), float(bandwidth)
+
+
+@validate_params({"y_true": ["array-like"], "y_prob": ["array-like"],
+                  "sample_weight": ["array-like", None]}, prefer_skip_nested_validation=True)
+def soft_log_loss(y_true, y_prob, *, sample_weight=None):
+    """Cross-entropy of predicted probabilities against target distributions.
+
+    ``mean_i -sum_k t_ik log p_ik`` (weighted by ``sample_weight``): the
+    log-loss of :func:`sklearn.metrics.log_loss` with soft targets, the score
+    for models fitted on class probabilities (e.g. ``SoftmaxClassifier.fit``
+    with an ``(n_samples, n_classes)`` target); with one-hot rows it is the
+    ordinary log-loss. Probabilities are clipped to ``[tiny, 1]`` before the log.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples, n_classes) or (n_samples,)
+        Target distributions ``t``; 1-D integer labels ``0 .. n_classes-1``
+        stand for their one-hot rows.
+    y_prob : array-like of shape (n_samples, n_classes)
+        Predicted probabilities ``p``, columns in the order of ``t``'s.
+    sample_weight : array-like of shape (n_samples,), default=None
+
+    Returns
+    -------
+    loss : float
+
+    Examples
+    --------
+    >>> from skmax.metrics import soft_log_loss
+    >>> round(soft_log_loss([[0.5, 0.5], [1.0, 0.0]], [[0.5, 0.5], [0.5, 0.5]]), 4)
+    0.6931
+    """
+    P = check_array(y_prob, dtype=np.float64)
+    T = np.asarray(y_true)
+    if T.ndim == 1:
+        T = np.eye(P.shape[1])[column_or_1d(T).astype(np.intp)]
+    T = check_array(T, dtype=np.float64)
+    check_consistent_length(T, P)
+    if T.shape != P.shape:
+        raise ValueError(f"y_true has {T.shape[1]} columns but y_prob {P.shape[1]}.")
+    w = _check_sample_weight(sample_weight, P, dtype=np.float64)
+    losses = -(T * np.log(np.clip(P, np.finfo(float).tiny, 1.0))).sum(axis=1)
+    return float(np.average(losses, weights=w))
+
+
+def soft_log_loss_scorer(estimator, X, y, sample_weight=None):
+    """Scorer of :func:`soft_log_loss`: ``-soft_log_loss(y, estimator.predict_proba(X))``.
+
+    Greater is better, as scikit-learn's scorers: pass it as ``scoring=`` to
+    ``cross_val_score``, ``GridSearchCV`` or ``SoftmaxClassifierCV`` for models
+    fitted on soft targets (``y`` of shape ``(n_samples, n_classes)``).
+
+    Parameters
+    ----------
+    estimator : fitted classifier with ``predict_proba``
+    X : {array-like, sparse matrix} of shape (n_samples, n_features)
+    y : array-like of shape (n_samples, n_classes) or (n_samples,)
+        Target distributions (or labels ``0 .. n_classes-1``).
+    sample_weight : array-like of shape (n_samples,), default=None
+
+    Returns
+    -------
+    score : float
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skmax import SoftmaxClassifier
+    >>> from skmax.metrics import soft_log_loss_scorer
+    >>> X = np.array([[0.0], [1.0], [2.0], [3.0]])
+    >>> t = np.array([[0.9, 0.1], [0.7, 0.3], [0.3, 0.7], [0.1, 0.9]])
+    >>> model = SoftmaxClassifier().fit(X, t)
+    >>> soft_log_loss_scorer(model, X, t) < 0
+    True
+    """
+    return -soft_log_loss(y, estimator.predict_proba(X), sample_weight=sample_weight)

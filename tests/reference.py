@@ -13,9 +13,10 @@ def log_softmax(z):
 
 
 def smoothed_targets(y, n_classes, eps):
-    q = np.full((len(y), n_classes), eps / n_classes)
-    q[np.arange(len(y)), y] += 1.0 - eps
-    return q
+    """``(1 - eps) t + eps / K``, ``t`` the one-hot rows of labels ``y`` or, for
+    2-D ``y``, its rows (soft targets)."""
+    t = np.asarray(y, dtype=np.float64) if np.ndim(y) == 2 else np.eye(n_classes)[y]
+    return (1.0 - eps) * t + eps / n_classes
 
 
 def row_losses(a, y, temperature=1.0, eps=0.0, gamma=0.0):
@@ -56,13 +57,34 @@ def row_hessp(a, v, temperature=1.0):
     return (p * v - p * (p * v).sum(axis=1, keepdims=True)) / temperature**2
 
 
-def objective(W, b, X, y, sw, C=1.0, temperature=1.0, eps=0.0, gamma=0.0):
-    """``(sum_i s_i l_i + ||W||^2 / (2C)) / sum_i s_i`` for dense ``X``."""
+def objective(W, b, X, y, sw, C=1.0, temperature=1.0, eps=0.0, gamma=0.0, l1_ratio=0.0):
+    """``(sum_i s_i l_i + (1 - r) ||W||^2 / (2C) + r ||W||_1 / C) / sum_i s_i``
+    for dense ``X`` (``r = l1_ratio``)."""
     a = X @ W.T + (0.0 if b is None else b)
     value = sw @ row_losses(a, y, temperature, eps, gamma)
     if np.isfinite(C):
-        value += 0.5 / C * np.sum(W * W)
+        value += (1.0 - l1_ratio) * 0.5 / C * np.sum(W * W) + l1_ratio / C * np.abs(W).sum()
     return value / sw.sum()
+
+
+def smooth_gradient(W, b, X, y, sw, C=1.0, temperature=1.0, eps=0.0, gamma=0.0, l1_ratio=0.0):
+    """Gradient in ``(W, b)`` of :func:`objective` without its L1 term."""
+    a = X @ W.T + (0.0 if b is None else b)
+    G = sw[:, None] * row_gradients(a, y, temperature, eps, gamma)
+    grad_W = G.T @ X
+    if np.isfinite(C):
+        grad_W = grad_W + (1.0 - l1_ratio) / C * W
+    return grad_W / sw.sum(), G.sum(axis=0) / sw.sum()
+
+
+def l1_optimality_violation(W, grad_W, grad_b, strength):
+    """Largest violation of the optimality conditions of ``f + strength ||W||_1``
+    (``grad_*``: gradient of the smooth ``f``): ``grad_j + strength sign(W_j) = 0``
+    where ``W_j != 0``, ``|grad_j| <= strength`` where ``W_j = 0``, ``grad_b = 0``."""
+    nonzero = W != 0
+    violation = np.where(nonzero, np.abs(grad_W + strength * np.sign(W)),
+                         np.maximum(np.abs(grad_W) - strength, 0.0))
+    return max(violation.max(), np.abs(grad_b).max())
 
 
 def sampled_row_losses_gradients(a, true_col, cand_col, log_q, temperature=1.0, eps=0.0,

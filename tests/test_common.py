@@ -10,6 +10,7 @@ from skmax import (
     CalibrationWarning,
     DirichletCalibrator,
     SoftmaxClassifier,
+    SoftmaxClassifierCV,
     StructuredMatrixScalingCalibrator,
     TemperatureCalibratedClassifier,
     TemperatureCalibrator,
@@ -35,6 +36,10 @@ def _estimators():
         SoftmaxClassifier(
             solver="adam", n_sampled=1, learning_rate_init=0.05, tol=0.0, random_state=0
         ),
+        SoftmaxClassifier(penalty="l1", C=1.0, tol=1e-8, max_iter=2000),
+        SoftmaxClassifier(penalty="elasticnet", l1_ratio=0.5, focal_gamma=1.0),
+        SoftmaxClassifierCV(Cs=3, cv=3),
+        SoftmaxClassifierCV(Cs=2, l1_ratios=(0.0, 1.0), cv=2, n_jobs=2),
         TemperatureCalibrator(),
         VectorScalingCalibrator(tol=1e-10),   # tight: weighted == repeated rows to 1e-7
         DirichletCalibrator(),
@@ -48,6 +53,15 @@ def _estimators():
 
 
 def _expected_failed(estimator):
+    if isinstance(estimator, SoftmaxClassifier) and estimator.penalty == "l1":
+        # OWL-QN stops at rounding level with probabilities equal to ~1e-6 only
+        # (the L1 valley along the shift shared by every class's row of W); the
+        # check asks for ~1e-7
+        reason = "OWL-QN's rounding-level stop: weighted and repeated fits agree to ~1e-6"
+        return {
+            "check_sample_weight_equivalence_on_dense_data": reason,
+            "check_sample_weight_equivalence_on_sparse_data": reason,
+        }
     calibrators = (TemperatureCalibrator, VectorScalingCalibrator, DirichletCalibrator,
                    StructuredMatrixScalingCalibrator)
     if isinstance(estimator, calibrators):
