@@ -1,6 +1,8 @@
 """skmax: scikit-learn compatible softmax classification and calibration."""
 
-# first: a clear ImportError when the compiled kernels are not built
+# first: OpenMP's wait policy, read when the kernels load the runtime; then a
+# clear ImportError when the compiled kernels are not built
+from . import _wait_policy  # noqa: F401, I001
 from . import (
     _check_build,  # noqa: F401
     metrics,

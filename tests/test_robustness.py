@@ -347,3 +347,22 @@ def test_interrupted_partial_fit_keeps_the_previous_call(monkeypatch):
     monkeypatch.setattr(_sgd.StochasticSolver, "epoch", epoch)
     clf.partial_fit(X, y)
     assert np.abs(clf.coef_ - coef).max() < 0.1   # continued from coef, not from coef + 1
+
+
+@pytest.mark.parametrize("env, expected", [
+    ({}, "PASSIVE"),                               # skmax's default
+    ({"OMP_WAIT_POLICY": "active"}, "active"),     # the user's choice wins
+    ({"GOMP_SPINCOUNT": "1000"}, None),            # so does libgomp's own knob
+])
+def test_openmp_workers_sleep_between_regions_unless_told_otherwise(env, expected):
+    # issue #20 item 13: spinning OpenMP workers steal a shared core's time
+    # slices; the policy must be in the environment before the runtime loads
+    here = os.path.dirname(os.path.dirname(os.path.abspath(skmax.__file__)))
+    base = {k: v for k, v in os.environ.items()
+            if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    code = ("import os, skmax\n"
+            "from skmax import _kernels\n"
+            "print(os.environ.get('OMP_WAIT_POLICY'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**base, **env}, cwd=here, check=True).stdout.strip()
+    assert out == str(expected)
