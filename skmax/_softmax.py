@@ -22,6 +22,7 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import _check_partial_fit_first_call, check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
+from ._dask import fit_dask, is_dask, predict_dask
 from ._loss import SoftmaxLoss, n_threads_from_n_jobs
 from ._objective import SoftmaxObjective
 from ._prediction import logit_chunks, predict_index, rows_per_class
@@ -386,6 +387,12 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         """
         self._check_solver_options()
         previous_state = self.__dict__.copy()
+        if is_dask(X):
+            try:
+                return fit_dask(self, X, y, sample_weight)
+            except Exception:
+                self.__dict__ = previous_state   # a failed fit changes nothing
+                raise
         previous_classes = getattr(self, "classes_", None)
         try:
             X, classes, y_enc, sw, data_sw = self._validate_fit_data(X, y, sample_weight)
@@ -578,6 +585,8 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         return logit_chunks(X, self.coef_, self.intercept_, binary_rows=full_rows)
 
     def _proba(self, X, log):
+        if is_dask(X):
+            return predict_dask(self, "predict_log_proba" if log else "predict_proba", X)
         X = self._validate_predict_data(X)
         loss = self._training_loss(n_threads_from_n_jobs(self.n_jobs))
         out = None
@@ -603,6 +612,8 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         -------
         scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
         """
+        if is_dask(X):
+            return predict_dask(self, "decision_function", X)
         X = self._validate_predict_data(X)
         scores = np.vstack([a for _, _, a in self._logit_chunks(X, full_rows=False)])
         scores = scores / np.asarray(self.temperature, dtype=scores.dtype)
@@ -657,5 +668,7 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         -------
         y_pred : ndarray of shape (n_samples,)
         """
+        if is_dask(X):
+            return predict_dask(self, "predict", X)
         X = self._validate_predict_data(X)
         return self.classes_[predict_index(X, self.coef_, self.intercept_)]
