@@ -1,0 +1,227 @@
+"""skmax on dask input (``skmax/_dask.py``): the distributed fit against the
+in-memory one, lazy prediction, faults, and the minibatch solvers under
+dask-ml's ``Incremental``. A real ``LocalCluster`` of 2 single-thread worker
+processes serves the whole module."""
+
+import os
+import pickle
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+da = pytest.importorskip("dask.array")
+distributed = pytest.importorskip("distributed")
+
+from skmax import SoftmaxClassifier  # noqa: E402
+from skmax._dask import DistributedObjective  # noqa: E402
+from skmax._loss import SoftmaxLoss  # noqa: E402
+from skmax._objective import SoftmaxObjective  # noqa: E402
+
+CHUNK = 70   # rows per chunk: several chunks per worker, one ragged
+
+
+@pytest.fixture(scope="module")
+def client():
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        with distributed.Client(cluster) as client:
+            yield client
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((400, 6))
+    X[:, 4] = 0.0          # compacted column
+    y = rng.integers(0, 4, 400)
+    sw = rng.uniform(0.0, 2.0, 400)
+    return X, y, sw
+
+
+def _dask(*arrays):
+    return [da.from_array(a, chunks=(CHUNK,) + a.shape[1:]) for a in arrays]
+
+
+def _objective_value(clf, X, y, sw):
+    """The in-memory objective of ``clf``'s parameters (float64)."""
+    y_enc = np.searchsorted(clf.classes_, y)
+    if clf.class_weight == "balanced":
+        counts = np.bincount(y_enc)
+        sw = sw * (len(y) / (len(counts) * counts))[y_enc]
+    W, b = clf._rows_per_class()
+    loss = SoftmaxLoss(clf.temperature, clf.label_smoothing, clf.focal_gamma)
+    obj = SoftmaxObjective(X, y_enc, sw, len(clf.classes_), loss, C=clf.C,
+                           fit_intercept=clf.fit_intercept)
+    coef = np.concatenate([W.ravel(), b]) if clf.fit_intercept else W.ravel()
+    return obj.loss_gradient(coef)[0]
+
+
+OPTIONS = [
+    dict(),
+    dict(solver="newton-cg"),
+    dict(temperature=2.0, label_smoothing=0.1),
+    dict(focal_gamma=1.5),
+    dict(class_weight="balanced", fit_intercept=False, C=np.inf),
+]
+
+
+@pytest.mark.parametrize("options", OPTIONS, ids=str)
+def test_distributed_fit_reaches_the_in_memory_objective(client, data, options):
+    X, y, sw = data
+    memory = SoftmaxClassifier(tol=1e-9, max_iter=1000, **options).fit(X, y, sample_weight=sw)
+    dX, dy, dsw = _dask(X, y, sw)
+    clf = SoftmaxClassifier(tol=1e-9, max_iter=1000, **options).fit(dX, dy, sample_weight=dsw)
+    assert isinstance(clf.coef_, np.ndarray) and clf.coef_.dtype == np.float64
+    expected = _objective_value(memory, X, y, sw)
+    assert _objective_value(clf, X, y, sw) == pytest.approx(expected, rel=1e-8)
+    np.testing.assert_array_equal(clf.classes_, memory.classes_)
+
+
+def test_distributed_evaluations_equal_the_in_memory_objective(client, data):
+    # value, gradient and Hessian product at one point, not only at the optimum
+    from skmax._dask import _build_chunk
+
+    X, y, sw = data
+    loss = SoftmaxLoss(1.5, 0.05)
+    memory = SoftmaxObjective(X, y.astype(np.int32), sw, 4, loss, C=0.5)
+    states = [client.submit(_build_chunk, X[i:i + CHUNK], y[i:i + CHUNK], sw[i:i + CHUNK],
+                            np.arange(4), None, 1, loss, True)
+              for i in range(0, len(y), CHUNK)]
+    objective = DistributedObjective(client, states, *X.shape, 4, sw.sum(), 0.5, True)
+    coef = np.random.default_rng(1).standard_normal(memory.n_params)
+    vector = np.random.default_rng(2).standard_normal(memory.n_params)
+    for got, want in [(objective.loss_gradient(coef), memory.loss_gradient(coef)),
+                      ((0, objective.hessp(coef, vector)), (0, memory.hessp(coef, vector)))]:
+        assert got[0] == pytest.approx(want[0], rel=1e-12)
+        np.testing.assert_allclose(got[1], want[1], rtol=1e-10, atol=1e-14)
+
+
+def test_sparse_chunks_and_float32(client, data):
+    X, y, _ = data
+    Xs = sp.random(400, 30, density=0.2, format="csr", random_state=0)
+    dXs = da.from_array(Xs, chunks=(CHUNK, 30), asarray=False)
+    dy, = _dask(y)
+    memory = SoftmaxClassifier(tol=1e-9, max_iter=1000).fit(Xs, y)
+    clf = SoftmaxClassifier(tol=1e-9, max_iter=1000).fit(dXs, dy)
+    ones = np.ones(len(y))
+    assert (_objective_value(clf, Xs.toarray(), y, ones)
+            == pytest.approx(_objective_value(memory, Xs.toarray(), y, ones), rel=1e-8))
+    X32 = X.astype(np.float32)
+    clf32 = SoftmaxClassifier().fit(da.from_array(X32, chunks=(CHUNK, 6)), dy)
+    assert clf32.coef_.dtype == np.float32
+    np.testing.assert_allclose(clf32.coef_, SoftmaxClassifier().fit(X32, y).coef_,
+                               rtol=1e-4, atol=1e-5)
+
+
+def test_dataframe_input_and_lazy_prediction(client, data):
+    pd = pytest.importorskip("pandas")
+    dd = pytest.importorskip("dask.dataframe")
+    X, y, _ = data
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
+    frame["label"] = np.array(["a", "b", "c", "d"])[y]
+    ddf = dd.from_pandas(frame, npartitions=4)
+    clf = SoftmaxClassifier().fit(ddf.drop(columns="label"), ddf["label"])
+    memory = SoftmaxClassifier().fit(frame.drop(columns="label"), frame["label"])
+    np.testing.assert_allclose(clf.coef_, memory.coef_, rtol=1e-6, atol=1e-8)
+    assert list(clf.feature_names_in_) == list(frame.columns[:-1])
+
+    dX, = _dask(X)
+    for method in ["decision_function", "predict_proba", "predict_log_proba", "predict"]:
+        lazy = getattr(clf, method)(dX)
+        assert isinstance(lazy, da.Array)
+        want = getattr(memory, method)(X)
+        assert lazy.dtype == want.dtype and lazy._meta.dtype == want.dtype
+        assert lazy.chunks[0] == dX.chunks[0] and lazy.shape == want.shape
+        got = lazy.compute()
+        if method == "predict":
+            np.testing.assert_array_equal(got, want)
+        else:
+            np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-8)
+
+
+def test_binary_decision_function_is_one_dimensional(client, data):
+    X, y, _ = data
+    dX, dy = _dask(X, y % 2)
+    clf = SoftmaxClassifier().fit(dX, dy)
+    scores = clf.decision_function(dX)
+    assert scores.ndim == 1 and scores.chunks == (dX.chunks[0],)
+    np.testing.assert_allclose(scores.compute(), clf.decision_function(X))
+
+
+def test_result_is_an_ordinary_estimator(client, data):
+    X, y, _ = data
+    clf = SoftmaxClassifier().fit(*_dask(X, y))
+    clone = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(clone.predict(X), clf.predict(X))
+    assert not hasattr(clone, "_stochastic")
+
+
+def test_bad_input_raises_and_keeps_the_previous_fit(client, data):
+    X, y, _ = data
+    clf = SoftmaxClassifier().fit(*_dask(X, y))
+    coef = clf.coef_.copy()
+    bad = X.copy()
+    bad[100, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        clf.fit(*_dask(bad, y))
+    with pytest.raises(ValueError, match="Negative"):
+        clf.fit(*_dask(X, y), sample_weight=da.from_array(-np.ones(len(y)), chunks=CHUNK))
+    with pytest.raises(ValueError, match="Incremental"):
+        SoftmaxClassifier(solver="adam").fit(*_dask(X, y))
+    with pytest.raises(ValueError, match="features"):
+        clf.predict(da.from_array(X[:, :3], chunks=CHUNK))
+    np.testing.assert_array_equal(clf.coef_, coef)
+
+
+def test_worker_killed_between_iterations_gives_the_same_model(client, data, monkeypatch):
+    X, y, sw = data
+    dX, dy, dsw = _dask(X, y, sw)
+    expected = SoftmaxClassifier(tol=1e-8).fit(dX, dy, sample_weight=dsw)
+    evaluate = DistributedObjective.loss_gradient
+    calls = []
+
+    def kill_after_third(self, coef, keep_proba=False):
+        calls.append(1)
+        if len(calls) == 3:
+            victim = sorted(client.scheduler_info()["workers"])[0]
+            client.run(os._exit, 1, workers=[victim], on_error="ignore")   # nanny restarts it
+        return evaluate(self, coef, keep_proba)
+
+    monkeypatch.setattr(DistributedObjective, "loss_gradient", kill_after_third)
+    clf = SoftmaxClassifier(tol=1e-8).fit(dX, dy, sample_weight=dsw)
+    assert len(calls) > 3
+    np.testing.assert_array_equal(clf.coef_, expected.coef_)
+    assert clf.n_iter_ == expected.n_iter_
+    client.wait_for_workers(2)
+
+
+@pytest.mark.parametrize("options", [dict(solver="sgd"), dict(solver="adam"),
+                                     dict(solver="adam", n_sampled=2)], ids=str)
+def test_incremental_matches_partial_fit_over_the_blocks(client, data, options):
+    wrappers = pytest.importorskip("dask_ml.wrappers")
+    X, y, _ = data
+    dX, dy = _dask(X, y)
+    est = SoftmaxClassifier(random_state=0, shuffle=False, **options)
+    inc = wrappers.Incremental(est, scoring="accuracy", shuffle_blocks=False).fit(dX, dy, classes=np.arange(4))
+    memory = SoftmaxClassifier(random_state=0, shuffle=False, **options)
+    for i in range(0, len(y), CHUNK):
+        memory.partial_fit(X[i:i + CHUNK], y[i:i + CHUNK], classes=np.arange(4))
+    # equal up to rounding: the workers' BLAS runs on one thread
+    np.testing.assert_allclose(inc.estimator_.coef_, memory.coef_, rtol=1e-12, atol=1e-15)
+    assert inc.estimator_.t_ == memory.t_
+    assert isinstance(inc.predict_proba(dX), da.Array)
+
+
+def test_skmax_works_without_dask():
+    code = ("import sys; sys.modules['dask'] = sys.modules['distributed'] = None\n"
+            "import numpy as np, skmax\n"
+            "X = np.random.default_rng(0).standard_normal((50, 3)); y = np.arange(50) % 3\n"
+            "print(skmax.SoftmaxClassifier().fit(X, y).score(X, y))")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=root)
+    assert proc.returncode == 0, proc.stderr
+    assert float(proc.stdout) > 0.3
