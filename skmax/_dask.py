@@ -207,7 +207,8 @@ class DistributedObjective:
         """Sum of ``func(state, *args)`` over the chunks, tree-reduced on the workers."""
         self.n_evaluations += 1
         client = self.client
-        parts = [client.submit(func, state, *args, pure=False) for state in self.states]
+        n = len(self.states)
+        parts = client.map(func, self.states, *[[arg] * n for arg in args], pure=False)
         while len(parts) > 1:
             parts = [client.submit(_add_parts, *parts[i:i + _FAN_IN], pure=False)
                      for i in range(0, len(parts), _FAN_IN)]

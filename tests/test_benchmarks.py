@@ -14,7 +14,7 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PAGE = os.path.join(ROOT, "docs", "benchmarks.md")
-SCRIPTS = ["bench_fit", "bench_calibration", "bench_many_classes"]
+SCRIPTS = ["bench_fit", "bench_calibration", "bench_many_classes", "bench_dask"]
 
 if not os.path.exists(os.path.join(ROOT, "benchmarks", "_common.py")):
     pytest.skip("benchmarks/ not in this checkout", allow_module_level=True)

@@ -1,0 +1,288 @@
+"""Benchmark: the distributed fit on dask input vs the in-memory fit, and dask-ml.
+
+On a ``LocalCluster`` of 2 single-thread worker processes (the in-memory fit
+gets the same 2 cores as OpenMP threads):
+
+1. dense float32 (the page: 2M x 100, K = 10, 100k-row chunks) persisted on
+   the workers: fit time against the in-memory fit of the same arrays,
+   iterations, objective difference, per-evaluation overhead;
+2. sparse CSR chunks, the same comparison;
+3. ``dask_ml.linear_model.LogisticRegression`` (lbfgs) on a binary version of
+   the data (time, and its coefficients' objective under skmax's binary
+   objective), and on the K-class labels (the accuracy it reaches);
+4. a dataset generated lazily on the workers, larger than a data-size limit
+   set on the client process (``RLIMIT_DATA``): client and worker peak RSS.
+
+The data are generated block by block from seeds, so the client's numpy copy
+and the workers' chunks are the same numbers.
+
+Usage: python benchmarks/bench_dask.py [--quick] [--write-docs [PAGE]]
+"""
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import time
+import warnings
+
+import numpy as np
+
+if __package__ in (None, ""):   # run as a script: make `benchmarks` importable, but
+    # append the repository root so an installed skmax wins over the source tree
+    sys.path.append(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from benchmarks._common import Report, add_docs_option  # noqa: E402
+
+
+def _block(i, rows, d, K, seed, density=None):
+    """Block ``i`` of a synthetic multinomial problem: ``(X, y)``."""
+    import scipy.sparse as sp
+
+    W = np.random.default_rng(seed).standard_normal((K, d)) * (2.0 / np.sqrt(d))
+    rng = np.random.default_rng([seed, i])
+    if density is None:
+        X = rng.standard_normal((rows, d), dtype=np.float32)
+    else:
+        X = sp.random(rows, d, density=density, format="csr", random_state=rng,
+                      dtype=np.float64) * np.sqrt(1 / density)
+        X.data = X.data.astype(np.float64)
+    logits = np.asarray(X @ W.T) + rng.gumbel(size=(rows, K))
+    return X, logits.argmax(axis=1)
+
+
+def _dataset(n, d, K, chunk, seed=0, density=None):
+    """``(dask X, dask y)`` generated lazily on the workers, block by block."""
+    import dask.array as da
+    from dask import delayed
+
+    X_blocks, y_blocks = [], []
+    for i, start in enumerate(range(0, n, chunk)):
+        rows = min(chunk, n - start)
+        block = delayed(_block, pure=True, nout=2)(i, rows, d, K, seed, density)
+        meta = None
+        if density is not None:
+            import scipy.sparse as sp
+            meta = sp.csr_matrix((0, d))
+        dtype = np.float32 if density is None else np.float64
+        X_blocks.append(da.from_delayed(block[0], (rows, d), dtype=dtype, meta=meta))
+        y_blocks.append(da.from_delayed(block[1], (rows,), dtype=np.int64))
+    return da.concatenate(X_blocks), da.concatenate(y_blocks)
+
+
+def _numpy_dataset(n, d, K, chunk, seed=0, density=None):
+    import scipy.sparse as sp
+
+    parts = [_block(i, min(chunk, n - s), d, K, seed, density)
+             for i, s in enumerate(range(0, n, chunk))]
+    X = (sp.vstack([p[0] for p in parts], format="csr") if density is not None
+         else np.concatenate([p[0] for p in parts]))
+    return X, np.concatenate([p[1] for p in parts])
+
+
+def _objective(clf, X, y):
+    """skmax's objective of ``clf``'s parameters on ``X`` (float64 sums)."""
+    from skmax._loss import SoftmaxLoss
+    from skmax._objective import SoftmaxObjective
+
+    W, b = clf._rows_per_class()
+    obj = SoftmaxObjective(X, np.searchsorted(clf.classes_, y), np.ones(len(y)),
+                           len(clf.classes_), SoftmaxLoss(), C=clf.C)
+    with obj:
+        return obj.loss_gradient(np.concatenate([W.ravel(), b]))[0]
+
+
+def _timed(func):
+    start = time.perf_counter()
+    result = func()
+    return time.perf_counter() - start, result
+
+
+def _evaluation_overhead(client, n_chunks, d, K, repeats=20):
+    """Median seconds of one distributed evaluation over ``n_chunks`` tiny
+    chunks: the per-iteration cost of the round trip alone."""
+    import dask.array as da
+    from dask import delayed
+
+    from skmax._dask import DistributedObjective, _build_chunk
+    from skmax._loss import SoftmaxLoss
+
+    X = da.random.standard_normal((8 * n_chunks, d), chunks=(8, d)).astype(np.float32)
+    y = da.arange(8 * n_chunks, chunks=8) % K
+    build = delayed(_build_chunk)
+    states = client.compute([build(xb, yb, None, np.arange(K), None, 1, SoftmaxLoss(), True)
+                             for xb, yb in zip(X.to_delayed().ravel(), y.to_delayed().ravel())])
+    objective = DistributedObjective(client, states, 8 * n_chunks, d, K, 8.0 * n_chunks,
+                                     1.0, True)
+    coef = np.zeros(objective.n_params)
+    times = [_timed(lambda: objective.loss_gradient(coef))[0] for _ in range(repeats)]
+    client.cancel(states)
+    return float(np.median(times))
+
+
+def _warm_up(client):
+    """A tiny fit, so that the timings below exclude the workers' imports."""
+    from skmax import SoftmaxClassifier
+
+    X, y = _dataset(1000, 5, 3, 250)
+    SoftmaxClassifier().fit(X, y)
+
+
+def _fmt(seconds):
+    return f"{seconds:.2f}"
+
+
+def compare_fits(client, name, n, d, K, chunk, density, solver, tol, max_iter, rows):
+    """In-memory vs distributed fit on the same data; appends a table row."""
+    from skmax import SoftmaxClassifier
+    from skmax._dask import DistributedObjective
+
+    X, y = _numpy_dataset(n, d, K, chunk, density=density)
+    dX, dy = _dataset(n, d, K, chunk, density=density)
+    dX, dy = client.persist([dX, dy])
+    client.wait_for_workers(2)
+    from distributed import wait
+    wait([dX, dy])
+    params = dict(solver=solver, tol=tol, max_iter=max_iter)
+    t_mem, memory = _timed(lambda: SoftmaxClassifier(n_jobs=2, **params).fit(X, y))
+    counter = {"evals": 0}
+    evaluate = DistributedObjective._reduce
+
+    def counting(self, *args):
+        counter["evals"] += 1
+        return evaluate(self, *args)
+
+    DistributedObjective._reduce = counting
+    try:
+        t_dist, dist = _timed(lambda: SoftmaxClassifier(**params).fit(dX, dy))
+    finally:
+        DistributedObjective._reduce = evaluate
+    f_mem, f_dist = _objective(memory, X, y), _objective(dist, X, y)
+    overhead = (t_dist - t_mem) / max(counter["evals"], 1)
+    rows.append((name, f"{n:,} x {d}, K={K}", f"{chunk:,}", solver, _fmt(t_mem),
+                 _fmt(t_dist), f"{t_dist / t_mem:.2f}", f"{memory.n_iter_} / {dist.n_iter_}",
+                 counter["evals"], f"{1e3 * overhead:.0f}",
+                 f"{abs(f_dist - f_mem) / abs(f_mem):.1e}"))
+    client.cancel([dX, dy])
+    return X, y
+
+
+def dask_ml_rows(client, X, y, chunk, C, rows):
+    """dask-ml's LogisticRegression on the binary and the K-class labels."""
+    import dask.array as da
+
+    from skmax import SoftmaxClassifier
+    try:
+        from dask_ml.linear_model import LogisticRegression
+    except ImportError:
+        rows.append(("dask-ml not installed", "", "", "", ""))
+        return
+    n_train = int(0.8 * len(y))
+    dX = client.persist(da.from_array(X[:n_train], chunks=(chunk, X.shape[1])))
+    warnings.filterwarnings("ignore", category=RuntimeWarning)   # dask-glm's exp overflows
+    for kind, labels in [("binary", (y >= y.max() / 2).astype(np.int64)), ("multiclass", y)]:
+        dy = client.persist(da.from_array(labels[:n_train], chunks=chunk))
+        t_ml, ml = _timed(lambda dy=dy: LogisticRegression(solver="lbfgs", C=2 * C,
+                                                           max_iter=100).fit(dX, dy))
+        t_ours, ours = _timed(lambda dy=dy: SoftmaxClassifier(C=C).fit(dX, dy))
+        test = X[n_train:]
+        ml_pred = np.asarray(ml.predict(test))
+        acc_ml = float(np.mean(ml_pred == labels[n_train:]))
+        acc_ours = float(np.mean(ours.predict(test) == labels[n_train:]))
+        if kind == "binary":
+            proxy = SoftmaxClassifier(C=C)
+            proxy.classes_ = np.array([0, 1])
+            proxy.coef_ = np.asarray(ml.coef_, dtype=np.float64).reshape(1, -1)
+            proxy.intercept_ = np.atleast_1d(np.asarray(ml.intercept_, dtype=np.float64))
+            f_ml = _objective(proxy, X[:n_train], labels[:n_train])
+            f_ours = _objective(ours, X[:n_train], labels[:n_train])
+            objective = f"{f_ml:.6f} vs {f_ours:.6f}"
+        else:
+            objective = (f"classes_={getattr(ml, 'classes_', None)}, "
+                         f"predictions {ml_pred.dtype}")
+        rows.append((kind, _fmt(t_ml), _fmt(t_ours), f"{acc_ml:.3f} / {acc_ours:.3f}",
+                     objective))
+        client.cancel(dy)
+    client.cancel(dX)
+
+
+def _peak_rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def lazy_case(n, d, K, chunk, limit_mb, max_iter):
+    """Run in a fresh process: fit on lazily generated data under ``RLIMIT_DATA``;
+    print one table row's fields."""
+    resource.setrlimit(resource.RLIMIT_DATA, (limit_mb << 20, limit_mb << 20))
+    from distributed import Client, LocalCluster
+
+    from skmax import SoftmaxClassifier
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        _warm_up(client)
+        dX, dy = _dataset(n, d, K, chunk)
+        t, clf = _timed(lambda: SoftmaxClassifier(max_iter=max_iter).fit(dX, dy))
+        workers = client.run(_peak_rss_mb)
+    data_mb = n * d * 4 / 2**20
+    print("LAZY", f"{n:,} x {d} float32", f"{data_mb:,.0f}", limit_mb,
+          f"{_peak_rss_mb():,.0f}", " / ".join(f"{v:,.0f}" for v in workers.values()),
+          clf.n_iter_, _fmt(t), sep="\t")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny smoke run")
+    parser.add_argument("--n", type=int, default=2_000_000)
+    parser.add_argument("--chunk", type=int, default=100_000)
+    parser.add_argument("--lazy-n", type=int, default=8_000_000)
+    parser.add_argument("--client-limit-mb", type=int, default=1536)
+    parser.add_argument("--lazy", nargs=6, type=int, help=argparse.SUPPRESS)
+    add_docs_option(parser)
+    args = parser.parse_args()
+    if args.lazy:
+        return lazy_case(*args.lazy)
+    if args.quick:
+        args.n, args.chunk, args.lazy_n, args.client_limit_mb = 20_000, 2_500, 100_000, 1536
+    from distributed import Client, LocalCluster
+
+    d, K = 100, 10
+    report = Report("bench_dask", f"LocalCluster(n_workers=2, threads_per_worker=1) against "
+                    f"the in-memory fit with n_jobs=2 on the same 2 cores; tol=1e-4, C=1.")
+    with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        _warm_up(client)
+        rows = []
+        X, y = compare_fits(client, "dense float32", args.n, d, K, args.chunk, None, "lbfgs",
+                            1e-4, 100, rows)
+        compare_fits(client, "dense float32", args.n, d, K, args.chunk, None, "newton-cg",
+                     1e-4, 100, rows)
+        compare_fits(client, "sparse CSR 1%", args.n // 4, 1000, K, args.chunk // 4, 0.01,
+                     "lbfgs", 1e-4, 100, rows)
+        report.table(["data", "shape", "chunk rows", "solver", "in memory (s)", "dask (s)",
+                      "ratio", "iterations (mem / dask)", "evaluations",
+                      "overhead per evaluation (ms)", "objective rel. diff"], rows)
+        n_chunks = -(-args.n // args.chunk)
+        overhead = _evaluation_overhead(client, n_chunks, d, K)
+        report.add(f"A distributed evaluation over {n_chunks} chunks of 8 rows (the "
+                   f"round trip alone, median of 20): {1e3 * overhead:.0f} ms.")
+        ml_rows = []
+        dask_ml_rows(client, X, y, args.chunk, 1.0, ml_rows)
+        report.table(["labels", "dask-ml (s)", "skmax on dask (s)",
+                      "held-out accuracy (dask-ml / skmax)",
+                      "objective (dask-ml vs skmax) / what dask-ml returns"], ml_rows)
+        del X, y
+    proc = subprocess.run(
+        [sys.executable, os.path.abspath(__file__), "--lazy", str(args.lazy_n), str(d),
+         str(K), str(args.chunk), str(args.client_limit_mb), "3" if not args.quick else "2"],
+        capture_output=True, text=True, check=True)
+    fields = next(line for line in proc.stdout.splitlines() if line.startswith("LAZY"))
+    report.table(["lazy data (on the workers)", "size (MB)", "client RLIMIT_DATA (MB)",
+                  "client peak RSS (MB)", "worker peak RSS (MB)", "iterations", "fit (s)"],
+                 [fields.split("\t")[1:]])
+    if args.write_docs:
+        report.write_docs(args.write_docs)
+
+
+if __name__ == "__main__":
+    main()
