@@ -4,7 +4,7 @@
    prediction methods hand dask collections to this module (``is_dask``
    checks the type's module, so dask is imported only when the input is a dask
    collection and skmax works without it).
-2. Each row chunk becomes a :class:`_ChunkObjective` built and kept on a worker
+2. Each row chunk of a fit becomes a :class:`_ChunkObjective` built and kept on a worker
    (a future): the encoded labels, weights, column compaction and float32 copy
    are those of the in-memory :class:`SoftmaxObjective`, whose sweep computes
    the chunk's sums. The objective drops its BLAS limiter and thread pool when
@@ -22,8 +22,12 @@
    up, the fit raises and the estimator keeps its previous state.
 5. Only the solvers that work on sums run distributed ('lbfgs', 'newton-cg');
    the minibatch solvers raise (use ``dask_ml.wrappers.Incremental``). Nothing
-   of ``X`` is ever gathered on the client.
-6. Threads: a chunk's task runs ``n_jobs`` OpenMP threads (``None``: OpenMP's
+   of ``X`` is ever gathered on the client; only labels' distinct values are.
+6. ``TemperatureCalibrator`` on dask scores keeps each chunk's logits, label
+   columns and weights on the workers; each Newton step on ``beta`` sums the
+   chunks' ``(F, F', F'')`` with the same tree (the NLL is a sum over rows).
+   The in-memory warm start on a strided subset is skipped.
+7. Threads: a chunk's task runs ``n_jobs`` OpenMP threads (``None``: OpenMP's
    default on the worker, which is 1 under the nanny's ``OMP_NUM_THREADS=1``);
    dask's parallelism is over chunks, one per worker thread.
 """
@@ -143,7 +147,7 @@ def _build_chunk(X, y, data_sw, classes, class_weights, n_jobs, loss, fit_interc
     if class_weights is not None:
         sw = sw * class_weights[y_enc]
     loss = copy.copy(loss)
-    loss.n_threads = n_threads_from_n_jobs(n_jobs)    # the worker's OpenMP default (note 6)
+    loss.n_threads = n_threads_from_n_jobs(n_jobs)    # the worker's OpenMP default (note 7)
     return _ChunkObjective(X, y_enc, sw, len(classes), loss, fit_intercept, loss.n_threads)
 
 
@@ -171,6 +175,17 @@ def _add_parts(*parts):
 
 
 # -- driver side ------------------------------------------------------------
+def _tree_sum(client, func, states, *args):
+    """Sum of the ``(value, vector)`` pairs ``func(state, *args)`` over the
+    chunk states, tree-reduced on the workers in a fixed order (note 3)."""
+    n = len(states)
+    parts = client.map(func, states, *[[arg] * n for arg in args], pure=False)
+    while len(parts) > 1:
+        parts = [client.submit(_add_parts, *parts[i:i + _FAN_IN], pure=False)
+                 for i in range(0, len(parts), _FAN_IN)]
+    return parts[0].result()
+
+
 class DistributedObjective:
     """The penalised objective of :mod:`skmax._objective` over chunk objectives
     kept on the workers (note 3).
@@ -204,15 +219,8 @@ class DistributedObjective:
         return W, (coef[K * d:] if self.fit_intercept else None)
 
     def _reduce(self, func, *args):
-        """Sum of ``func(state, *args)`` over the chunks, tree-reduced on the workers."""
         self.n_evaluations += 1
-        client = self.client
-        n = len(self.states)
-        parts = client.map(func, self.states, *[[arg] * n for arg in args], pure=False)
-        while len(parts) > 1:
-            parts = [client.submit(_add_parts, *parts[i:i + _FAN_IN], pure=False)
-                     for i in range(0, len(parts), _FAN_IN)]
-        return parts[0].result()
+        return _tree_sum(self.client, func, self.states, *args)
 
     def _penalised(self, W64, total_grad):
         """Scaled vector plus the penalty's part (the intercept is not penalised)."""
@@ -355,3 +363,116 @@ def predict_dask(estimator, method, X):
     return X.map_blocks(_predict_block, estimator, method, dtype=dtype,
                         chunks=(X.chunks[0], (width,)), meta=np.empty((0, 0), dtype=dtype))
 
+
+
+# -- temperature calibration ------------------------------------------------
+def _calibration_chunk(S, y, sw, kind, classes):
+    """A chunk's logits, label columns and weights, validated on the worker."""
+    from ._calibration import _check_probabilities, _to_logits, column_index
+
+    with np.errstate(over="ignore", invalid="ignore"):
+        S = check_array(S, dtype=[np.float64, np.float32], order="C")
+    if kind == "probabilities":
+        _check_probabilities(S)
+    if sw is not None:
+        sw = np.asarray(sw, dtype=np.float64)
+        if not np.all(np.isfinite(sw)) or (sw < 0).any():
+            raise ValueError("Negative or non-finite values in sample_weight.")
+    return _to_logits(S, kind), column_index(classes, np.asarray(y)), sw
+
+
+def _calibration_info(chunk):
+    """``(rows, weight, largest spread, separable)`` of a chunk."""
+    from ._calibration import _is_separable
+    from ._loss import SoftmaxLoss
+
+    logits, y_enc, sw = chunk
+    spread = np.empty(len(y_enc))
+    SoftmaxLoss().row_spread(logits, spread)
+    if sw is not None:
+        spread = spread[sw > 0]
+    return (len(y_enc), len(y_enc) if sw is None else float(sw.sum()),
+            float(spread.max()) if spread.size else 0.0, _is_separable(logits, y_enc, sw))
+
+
+def _chunk_temperature_nll(chunk, beta):
+    from ._loss import SoftmaxLoss
+
+    logits, y_enc, sw = chunk
+    return 0.0, np.asarray(SoftmaxLoss().temperature_nll(logits, y_enc, sw, beta))
+
+
+def _looks_like_probabilities_chunk(S):
+    from ._calibration import _looks_like_probabilities
+
+    return _looks_like_probabilities(np.asarray(S))
+
+
+def fit_temperature_dask(calibrator, scores, y, sample_weight):
+    """``TemperatureCalibrator.fit`` on dask scores: the chunks' NLL and its
+    derivatives in ``beta`` are summed by a map-reduce per Newton step."""
+    from dask import delayed
+
+    from ._calibration import search_temperature
+
+    client = _get_client()
+    S, _ = _as_array(scores, "scores")
+    if S.ndim == 1:
+        S = S[:, None]
+    S, _ = _prepare_X(S)
+    y = _rows_like(y, S, "y")
+    sw = _rows_like(sample_weight, S, "sample_weight")
+    labels, _ = _label_pass(client, y)
+    check_classification_targets(labels)
+    n, n_cols = S.shape
+    s_blocks = S.to_delayed().ravel()
+    kind = calibrator.input
+    if kind == "auto":
+        looks = client.gather(client.compute(
+            [delayed(_looks_like_probabilities_chunk)(b) for b in s_blocks]))
+        kind = "probabilities" if n_cols >= 2 and all(looks) else "logits"
+    classes = calibrator._resolve_classes(labels, n_cols)
+    sw_blocks = [None] * len(s_blocks) if sw is None else sw.to_delayed().ravel()
+    chunks = client.compute([
+        delayed(_calibration_chunk)(sb, yb, wb, kind, classes)
+        for sb, yb, wb, rows in zip(s_blocks, y.to_delayed().ravel(), sw_blocks, S.chunks[0])
+        if rows])
+    try:
+        info = client.gather(client.map(_calibration_info, chunks, pure=False))
+        total_w = sum(i[1] for i in info)
+        if not total_w > 0:
+            raise ValueError("The sample weights sum to zero; there is nothing to fit.")
+        scale = max(i[2] for i in info)
+        if not np.isfinite(scale):
+            raise ValueError("The scores' row spread overflows; rescale the scores "
+                             "(or calibrate them in memory).")
+        def evaluate(beta):
+            return tuple(_tree_sum(client, _chunk_temperature_nll, chunks, float(beta))[1])
+
+        fit = search_temperature(evaluate, n, scale, lambda: all(i[3] for i in info))
+    finally:
+        client.cancel(chunks)
+    calibrator.n_features_in_ = n_cols
+    calibrator.__dict__.pop("feature_names_in_", None)
+    return calibrator._set_fit(kind, classes, fit, 1.0, total_w)
+
+
+def _transform_block(block, calibrator):
+    return calibrator.transform(block)
+
+
+def transform_dask(calibrator, scores):
+    """Lazy ``calibrator.transform`` over the row chunks of dask ``scores``."""
+    from sklearn.utils.validation import check_is_fitted
+
+    check_is_fitted(calibrator)
+    S, _ = _as_array(scores, "scores")
+    if S.ndim == 1:
+        S = S[:, None]
+    S, _ = _prepare_X(S)
+    if S.shape[1] != calibrator.n_features_in_:
+        raise ValueError(f"scores have {S.shape[1]} columns, but the calibrator was "
+                         f"fitted on {calibrator.n_features_in_}.")
+    width = len(calibrator.classes_)
+    return S.map_blocks(_transform_block, calibrator, dtype=S.dtype,
+                        chunks=(S.chunks[0], (width,)), meta=np.empty((0, 0), dtype=S.dtype))

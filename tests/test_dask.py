@@ -225,3 +225,36 @@ def test_skmax_works_without_dask():
                           cwd=root)
     assert proc.returncode == 0, proc.stderr
     assert float(proc.stdout) > 0.3
+
+
+@pytest.mark.parametrize("kind", ["logits", "probabilities", "binary"])
+def test_temperature_calibrator_on_dask_scores(client, kind):
+    import warnings
+
+    from skmax import TemperatureCalibrator
+    from skmax._calibration import TemperatureScalingWarning
+
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 3, 500)
+    scores = 3.0 * rng.standard_normal((500, 3))
+    scores[np.arange(500), y] += 2.0
+    sw = rng.uniform(0.0, 2.0, 500)
+    if kind == "probabilities":
+        scores = np.exp(scores) / np.exp(scores).sum(axis=1, keepdims=True)
+    elif kind == "binary":
+        scores, y = scores[:, 0] - scores[:, 1], (y == 0).astype(int)
+    memory = TemperatureCalibrator().fit(scores, y, sample_weight=sw)
+    d_scores, dy, dsw = _dask(scores, y, sw)
+    cal = TemperatureCalibrator().fit(d_scores, dy, sample_weight=dsw)
+    assert cal.input_kind_ == memory.input_kind_
+    assert cal.temperature_ == pytest.approx(memory.temperature_, rel=1e-6)
+    assert cal.nll_ == pytest.approx(memory.nll_, rel=1e-10)
+    proba = cal.transform(d_scores)
+    assert isinstance(proba, da.Array) and proba.dtype == scores.dtype
+    np.testing.assert_allclose(proba.compute(), memory.transform(scores), rtol=1e-6)
+    # separable scores hit the bound with the in-memory warning
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        sep = np.eye(2)[np.arange(500) % 2] * 5.0
+        TemperatureCalibrator().fit(da.from_array(sep, chunks=(CHUNK, 2)), np.arange(500) % 2)
+    assert any(issubclass(w.category, TemperatureScalingWarning) for w in caught)
