@@ -247,8 +247,8 @@ def main():
     from distributed import Client, LocalCluster
 
     d, K = 100, 10
-    report = Report("bench_dask", f"LocalCluster(n_workers=2, threads_per_worker=1) against "
-                    f"the in-memory fit with n_jobs=2 on the same 2 cores; tol=1e-4, C=1.")
+    report = Report("bench_dask", "LocalCluster(n_workers=2, threads_per_worker=1) against "
+                    "the in-memory fit with n_jobs=2 on the same 2 cores; tol=1e-4, C=1.")
     with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster, \
             Client(cluster) as client:
         _warm_up(client)

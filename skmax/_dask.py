@@ -209,14 +209,9 @@ class DistributedObjective:
         self.fit_intercept = fit_intercept
         self.n_evaluations = 0
 
-    @property
-    def n_params(self):
-        return self.n_classes * (self.n_features + int(self.fit_intercept))
-
-    def unpack(self, coef):
-        K, d = self.n_classes, self.n_features
-        W = coef[: K * d].reshape(K, d)
-        return W, (coef[K * d:] if self.fit_intercept else None)
+    # the flat parameter layout of the in-memory objective (same attributes)
+    n_params = SoftmaxObjective.n_params
+    unpack = SoftmaxObjective.unpack
 
     def _reduce(self, func, *args):
         self.n_evaluations += 1
@@ -254,12 +249,12 @@ def _class_weights(class_weight, classes, counts):
     return compute_class_weight(class_weight, classes=classes, y=classes)
 
 
-def _label_pass(client, y):
+def _label_pass(y):
     """Classes and their counts over all chunks (one pass)."""
+    import dask
     from dask import delayed
 
-    parts = client.gather(client.compute(
-        [delayed(_chunk_labels)(b) for b in y.to_delayed().ravel()]))
+    parts = dask.compute(*[delayed(_chunk_labels)(b) for b in y.to_delayed().ravel()])
     classes = np.unique(np.concatenate([p[0] for p in parts]))
     counts = np.zeros(len(classes), dtype=np.int64)
     for labels, n in parts:
@@ -288,7 +283,7 @@ def fit_dask(estimator, X, y, sample_weight):
     if n == 0 or d == 0:
         raise ValueError(f"Found array with shape {X.shape}; need at least one sample "
                          "and one feature.")
-    classes, counts = _label_pass(client, y)
+    classes, counts = _label_pass(y)
     check_classification_targets(classes)
     if len(classes) < 2:
         raise ValueError("This solver needs samples of at least 2 classes in the data, "
@@ -422,7 +417,7 @@ def fit_temperature_dask(calibrator, scores, y, sample_weight):
     S, _ = _prepare_X(S)
     y = _rows_like(y, S, "y")
     sw = _rows_like(sample_weight, S, "sample_weight")
-    labels, _ = _label_pass(client, y)
+    labels, _ = _label_pass(y)
     check_classification_targets(labels)
     n, n_cols = S.shape
     s_blocks = S.to_delayed().ravel()
@@ -476,3 +471,49 @@ def transform_dask(calibrator, scores):
     width = len(calibrator.classes_)
     return S.map_blocks(_transform_block, calibrator, dtype=S.dtype,
                         chunks=(S.chunks[0], (width,)), meta=np.empty((0, 0), dtype=S.dtype))
+
+
+# -- calibration metrics ----------------------------------------------------
+def _chunk_bin_sums(y_true, P, w, labels, edges, kind, pos_label):
+    from .metrics import _bin_sums, _check_inputs, _group_columns
+
+    y_true, P, w, labels = _check_inputs(y_true, P, w, labels)
+    return np.stack([_bin_sums(conf, correct, w, edges)
+                     for conf, correct in _group_columns(y_true, P, labels, kind, pos_label)])
+
+
+def calibration_bin_sums_dask(y_true, y_prob, sample_weight, labels, n_bins, strategy, kind,
+                              pos_label):
+    """``(groups, 3, n_bins)`` bin sums of the calibration metrics over dask
+    chunks (each chunk validated as in memory); 'uniform' bins only."""
+    import dask
+    from dask import delayed
+
+    if strategy != "uniform":
+        raise ValueError(
+            f"strategy={strategy!r} needs the quantiles of all the confidences at once; "
+            "on dask input use strategy='uniform' (or compute y_prob first)."
+        )
+    P, _ = _as_array(y_prob, "y_prob") if is_dask(y_prob) else (y_prob, None)
+    if not is_dask(P):
+        import dask.array as da
+
+        P = da.from_array(np.asarray(P), chunks=(y_true.chunks[0],) + np.shape(P)[1:])
+    if P.ndim == 2 and P.numblocks[1] != 1:
+        P = P.rechunk({1: -1})
+    y_true = _rows_like(y_true, P, "y_true")
+    w = _rows_like(sample_weight, P, "sample_weight")
+    if labels is None:
+        labels, _ = _label_pass(y_true)
+    else:
+        labels = np.sort(np.asarray(labels))
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    w_blocks = [None] * P.numblocks[0] if w is None else w.to_delayed().ravel()
+    parts = dask.compute(*[
+        delayed(_chunk_bin_sums)(yb, pb, wb, labels, edges, kind, pos_label)
+        for yb, pb, wb, rows in zip(y_true.to_delayed().ravel(), P.to_delayed().ravel(),
+                                    w_blocks, P.chunks[0]) if rows])
+    sums = np.sum(parts, axis=0)
+    if not sums[0, 0].sum() > 0:
+        raise ValueError("The sample weights sum to zero.")
+    return sums

@@ -205,7 +205,8 @@ def test_incremental_matches_partial_fit_over_the_blocks(client, data, options):
     X, y, _ = data
     dX, dy = _dask(X, y)
     est = SoftmaxClassifier(random_state=0, shuffle=False, **options)
-    inc = wrappers.Incremental(est, scoring="accuracy", shuffle_blocks=False).fit(dX, dy, classes=np.arange(4))
+    inc = wrappers.Incremental(est, scoring="accuracy", shuffle_blocks=False)
+    inc.fit(dX, dy, classes=np.arange(4))
     memory = SoftmaxClassifier(random_state=0, shuffle=False, **options)
     for i in range(0, len(y), CHUNK):
         memory.partial_fit(X[i:i + CHUNK], y[i:i + CHUNK], classes=np.arange(4))
@@ -258,3 +259,28 @@ def test_temperature_calibrator_on_dask_scores(client, kind):
         sep = np.eye(2)[np.arange(500) % 2] * 5.0
         TemperatureCalibrator().fit(da.from_array(sep, chunks=(CHUNK, 2)), np.arange(500) % 2)
     assert any(issubclass(w.category, TemperatureScalingWarning) for w in caught)
+
+
+@pytest.mark.parametrize("kind", ["top-label", "classwise"])
+def test_calibration_metrics_on_dask_input(client, kind):
+    from skmax.metrics import (
+        calibration_bins,
+        expected_calibration_error,
+        maximum_calibration_error,
+    )
+
+    rng = np.random.default_rng(4)
+    P = rng.dirichlet(np.ones(3), 500)
+    y = np.array(["a", "b", "c"])[rng.integers(0, 3, 500)]
+    sw = rng.uniform(0.0, 2.0, 500)
+    dP, dy, dsw = _dask(P, y, sw)
+    for metric in [expected_calibration_error, maximum_calibration_error]:
+        assert metric(dy, dP, sample_weight=dsw, kind=kind) == pytest.approx(
+            metric(y, P, sample_weight=sw, kind=kind), rel=1e-12)
+    for got, want in zip(calibration_bins(dy, dP, pos_label="b"),
+                         calibration_bins(y, P, pos_label="b")):
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+    with pytest.raises(ValueError, match="uniform"):
+        expected_calibration_error(dy, dP, strategy="quantile")
+    with pytest.raises(ValueError, match="outside"):
+        expected_calibration_error(dy, dP * 2)
