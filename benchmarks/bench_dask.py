@@ -235,7 +235,7 @@ def main():
     parser.add_argument("--quick", action="store_true", help="tiny smoke run")
     parser.add_argument("--n", type=int, default=2_000_000)
     parser.add_argument("--chunk", type=int, default=100_000)
-    parser.add_argument("--lazy-n", type=int, default=8_000_000)
+    parser.add_argument("--lazy-n", type=int, default=10_000_000)
     parser.add_argument("--client-limit-mb", type=int, default=1536)
     parser.add_argument("--lazy", nargs=6, type=int, help=argparse.SUPPRESS)
     add_docs_option(parser)
@@ -274,7 +274,7 @@ def main():
         del X, y
     proc = subprocess.run(
         [sys.executable, os.path.abspath(__file__), "--lazy", str(args.lazy_n), str(d),
-         str(K), str(args.chunk), str(args.client_limit_mb), "3" if not args.quick else "2"],
+         str(K), str(args.chunk), str(args.client_limit_mb), "2"],
         capture_output=True, text=True, check=True)
     fields = next(line for line in proc.stdout.splitlines() if line.startswith("LAZY"))
     report.table(["lazy data (on the workers)", "size (MB)", "client RLIMIT_DATA (MB)",

@@ -132,6 +132,14 @@ class _ChunkObjective(SoftmaxObjective):
                              fit_intercept=fit_intercept, n_threads=n_threads)
         self.scale = 1.0
 
+    def __sizeof__(self):
+        # dask's estimate of the cost of moving the chunk: without it the
+        # scheduler sees a tiny object and steals tasks with their data
+        arrays = [self.X, self.y, self.sample_weight, self._proba, self._X32, self._proba32]
+        if self.sparse:
+            arrays += [self.X.indices, self.X.indptr] + [c.data for c in self._X_chunks]
+        return sum(getattr(getattr(a, "data", a), "nbytes", 0) for a in arrays if a is not None)
+
 
 def _build_chunk(X, y, data_sw, classes, class_weights, n_jobs, loss, fit_intercept):
     """Validate a chunk and build its objective on the worker."""
