@@ -274,7 +274,7 @@ def main():
         del X, y
     proc = subprocess.run(
         [sys.executable, os.path.abspath(__file__), "--lazy", str(args.lazy_n), str(d),
-         str(K), str(args.chunk), str(args.client_limit_mb), "2"],
+         str(K), str(args.chunk), str(args.client_limit_mb), "1"],
         capture_output=True, text=True, check=True)
     fields = next(line for line in proc.stdout.splitlines() if line.startswith("LAZY"))
     report.table(["lazy data (on the workers)", "size (MB)", "client RLIMIT_DATA (MB)",
