@@ -73,14 +73,14 @@ class BuildExtWithOpenMP(build_ext):
 
 # one extension per kernel module; they share skmax/_row_kernels.pxd and
 # skmax/_fast_exp.h (shipped as package data, so an sdist builds)
-KERNEL_MODULES = ["_kernels", "_temperature_kernels", "_minibatch_kernels"]
+KERNEL_MODULES = ["_blas", "_kernels", "_temperature_kernels", "_minibatch_kernels"]
 
 extensions = [
     Extension(
         f"skmax.{name}",
         [f"skmax/{name}.pyx"],
         include_dirs=[np.get_include(), "skmax"],
-        depends=["skmax/_row_kernels.pxd", "skmax/_fast_exp.h"],
+        depends=["skmax/_row_kernels.pxd", "skmax/_blas.pxd", "skmax/_fast_exp.h"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     )
     for name in KERNEL_MODULES

@@ -18,6 +18,9 @@ DOCS_SETTINGS = {
     "bench_fit": ["--repeats", "5"],
     "bench_calibration": ["--max-cells", "2.1e7"],
     "bench_many_classes": [],
+    "bench_contention": [],
+    "bench_calibrators": [],
+    "bench_predict": [],
     "bench_dask": [],
 }
 

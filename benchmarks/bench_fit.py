@@ -8,6 +8,10 @@ time ratio. A second table gives, per shape, the time of one loss+gradient
 evaluation against the cost of the two BLAS products it needs and against one
 read of ``X``.
 
+Sparse problems (CSR, never densified): 20 Newsgroups TF-IDF (``TfidfVectorizer``
+defaults on the training documents) and ALOI, at ``C = 10``; like the other real
+data sets they are skipped when absent (``benchmarks.datasets``).
+
 Run ``python benchmarks/bench_fit.py`` (``--quick`` for a smoke run; the page's
 tables: ``--repeats 5 --write-docs``).
 """
@@ -18,6 +22,7 @@ import sys
 import warnings
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
@@ -39,6 +44,8 @@ from skmax._softmax import rows_per_class  # noqa: E402
 SYNTHETIC = [(100_000, 100, 10), (50_000, 784, 10), (20_000, 100, 100), (10_000, 50, 1000)]
 QUICK = [(2_000, 20, 5), (1_000, 10, 50)]
 REAL = ["letter", "pendigits", "optdigits", "mnist"]
+SPARSE = ["20newsgroups", "aloi"]
+SPARSE_C = 10.0
 
 
 def synthetic(n, d, K, dtype, seed=0):
@@ -64,9 +71,22 @@ def real(name, dtype):
     return X.astype(dtype), y
 
 
+def sparse_real(name, dtype):
+    """CSR features of a sparse benchmark problem: ``(X, y)``."""
+    from benchmarks import datasets
+
+    if name == "20newsgroups":
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        docs, y = datasets.load_20newsgroups(subset="train", return_X_y=True)
+        return TfidfVectorizer(dtype=dtype).fit_transform(docs), np.asarray(y)
+    X, y = datasets.load_aloi(subset="train", return_X_y=True, dtype=dtype)
+    return sp.csr_matrix(X), np.asarray(y)
+
+
 def objective(model, X, y, C):
     """Float64 objective (mean loss + penalty / n) of a fitted multinomial model."""
-    X = np.asarray(X, dtype=np.float64)
+    X = X.astype(np.float64) if sp.issparse(X) else np.asarray(X, dtype=np.float64)
     classes, y_enc = np.unique(y, return_inverse=True)
     W, b = rows_per_class(model.coef_, model.intercept_)   # binary: two rows
     obj = SoftmaxObjective(X, y_enc, np.ones(len(y)), len(classes), SoftmaxLoss(), C=C)
@@ -85,7 +105,7 @@ def fit_row(label, X, y, C, tol, max_iter, repeats):
         f = objective(model, X, y, C)
         rows.append([label, str(X.dtype), solver, f"{t:.3f}", f"{t_sk:.3f}", f"{t / t_sk:.2f}",
                      f"{f:.8g}", f"{f_sk:.8g}", f"{(f - f_sk) / abs(f_sk):+.1e}",
-                     f"{model.n_iter_}/{int(np.max(sk.n_iter_))}"])
+                     f"{int(model.n_iter_[0])}/{int(np.max(sk.n_iter_))}"])
     return rows
 
 
@@ -101,7 +121,8 @@ def evaluation_row(label, X, y, repeats):
                           n_threads=n_threads_from_n_jobs(None)) as obj:
         t_eval = median_of(lambda: obj.loss_gradient(coef), repeats)
     t_gemm = median_of(lambda: (X @ W.T).T @ X, repeats)
-    t_read = median_of(lambda: np.add.reduce(X, axis=None), repeats)
+    values = X.data if sp.issparse(X) else X
+    t_read = median_of(lambda: np.add.reduce(values, axis=None), repeats)
     return [label, str(X.dtype), f"{t_eval * 1e3:.2f}", f"{t_gemm * 1e3:.2f}",
             f"{t_read * 1e3:.2f}", f"{t_eval / t_gemm:.2f}", f"{t_eval / t_read:.1f}"]
 
@@ -119,27 +140,30 @@ def main(argv=None):
     shapes = QUICK if args.quick else SYNTHETIC
     repeats = 1 if args.quick else args.repeats
 
-    problems = []
+    problems = []    # (label, X, y, C)
     for n, d, K in shapes:
         for dtype in (np.float64, np.float32):
-            problems.append((f"synthetic n={n} d={d} K={K}", *synthetic(n, d, K, dtype)))
-    if not (args.quick or args.no_real):
-        for name in REAL:
-            for dtype in (np.float64, np.float32):
-                try:
-                    X, y = real(name, dtype)
-                except (ImportError, FileNotFoundError) as exc:
-                    print(f"skipping {name}: {exc}")
-                    break
-                problems.append((f"{name} {X.shape[0]}x{X.shape[1]} K={len(np.unique(y))}", X, y))
+            problems.append((f"synthetic n={n} d={d} K={K}", *synthetic(n, d, K, dtype), args.C))
+    loaders = [(name, real, args.C) for name in REAL]
+    loaders += [(name, sparse_real, SPARSE_C) for name in SPARSE]
+    for name, load, C in [] if args.quick or args.no_real else loaders:
+        for dtype in (np.float64, np.float32):
+            try:
+                X, y = load(name, dtype)
+            except (ImportError, FileNotFoundError) as exc:
+                print(f"skipping {name}: {exc}")
+                break
+            kind = f" (sparse, C={C:g})" if sp.issparse(X) else ""
+            problems.append((f"{name}{kind} {X.shape[0]}x{X.shape[1]} K={len(np.unique(y))}",
+                             X, y, C))
 
     report = Report("bench_fit", f"C={args.C}, tol={args.tol}, max_iter={args.max_iter}, "
                     f"best of {repeats} (interleaved: one fit of each estimator per round)")
     fit_rows, eval_rows = [], []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        for label, X, y in problems:
-            rows = fit_row(label, X, y, args.C, args.tol, args.max_iter, repeats)
+        for label, X, y, C in problems:
+            rows = fit_row(label, X, y, C, args.tol, args.max_iter, repeats)
             eval_rows.append(evaluation_row(label, X, y, max(3, repeats)))
             for row in rows:       # progress, one line per row; the tables follow
                 print(" ".join(row[:6]), flush=True)

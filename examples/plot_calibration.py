@@ -123,8 +123,7 @@ fig, axes = plt.subplots(1, 3, figsize=(15, 4.8))
 for ax, (name, (before, after)) in zip(axes, results.items(), strict=True):
     ReliabilityDisplay.from_predictions(y_test, before, labels=labels, name="before",
                                         ax=ax, show_hist=False)
-    ReliabilityDisplay.from_predictions(y_test, after, labels=labels, name="after",
-                                        ax=ax, ref_line=False)
+    ReliabilityDisplay.from_predictions(y_test, after, labels=labels, name="after", ax=ax)
     ax.set_title(name)
 fig.tight_layout()
 plt.show()

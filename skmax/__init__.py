@@ -1,10 +1,21 @@
-"""skmax: scikit-learn compatible softmax classification and temperature calibration."""
+"""skmax: scikit-learn compatible softmax classification and calibration."""
 
-from . import metrics
+# first: a clear ImportError when the compiled kernels are not built
+from . import (
+    _check_build,  # noqa: F401
+    metrics,
+)
 from ._calibration import (
+    CalibratedSoftmaxClassifier,
     TemperatureCalibratedClassifier,
     TemperatureCalibrator,
     TemperatureScalingWarning,
+)
+from ._matrix_scaling import (
+    CalibrationWarning,
+    DirichletCalibrator,
+    StructuredMatrixScalingCalibrator,
+    VectorScalingCalibrator,
 )
 from ._softmax import SoftmaxClassifier
 from ._version import __version__
@@ -14,6 +25,11 @@ __all__ = [
     "TemperatureCalibrator",
     "TemperatureCalibratedClassifier",
     "TemperatureScalingWarning",
+    "VectorScalingCalibrator",
+    "DirichletCalibrator",
+    "StructuredMatrixScalingCalibrator",
+    "CalibratedSoftmaxClassifier",
+    "CalibrationWarning",
     "metrics",
     "__version__",
 ]

@@ -1,4 +1,4 @@
-"""Temperature scaling of classifier scores, and a calibrated-classifier wrapper.
+"""Temperature scaling of classifier scores, and the calibrated-classifier wrapper.
 
 The calibrator learns one temperature ``T > 0`` such that ``softmax(scores / T)``
 minimises the (weighted) negative log-likelihood of the labels. The NLL is convex
@@ -12,6 +12,12 @@ kernel ``temperature_nll`` (through ``SoftmaxLoss``) over the ``n x K`` scores.
    directly, and its ``status`` flag tells the caller which warning to raise.
 2. Separable scores are detected before any Newton pass (the optimum is the
    bound), and large inputs start from the optimum of a strided subset of rows.
+3. The wrapper, :class:`CalibratedSoftmaxClassifier`, takes the calibration map
+   as ``method`` and the estimator's scores as ``response_method``, the names
+   of scikit-learn's ``CalibratedClassifierCV``; the richer maps live in
+   ``skmax/_matrix_scaling.py`` (imported when used: they build on
+   :class:`TemperatureCalibrator`). ``TemperatureCalibratedClassifier`` is the
+   same class under its first name.
 """
 
 import warnings
@@ -48,9 +54,12 @@ from sklearn.utils.validation import (
 from ._dask import fit_temperature_dask, is_dask, transform_dask
 from ._loss import SoftmaxLoss
 from ._threads import n_threads_from_n_jobs
+from ._warnings import warn
+from .metrics import _row_sum_tolerance
 
 __all__ = [
     "TemperatureCalibrator",
+    "CalibratedSoftmaxClassifier",
     "TemperatureCalibratedClassifier",
     "TemperatureScalingWarning",
 ]
@@ -62,6 +71,10 @@ PROBA_FLOOR = 1e-12
 #: where ``scale`` is the largest within-row spread ``max_k a_ik - min_k a_ik`` of
 #: the training scores (so the bounds follow the units of the scores).
 TEMPERATURE_RANGE = 1e6
+
+# Score spreads and temperatures in this range are used as they are; outside
+# it the scores are rescaled by a power of two (see _rescale).
+_SAFE_SCALE = (2.0**-100, 2.0**100)
 
 # Rows of the strided subset used to warm-start the Newton iteration on large inputs.
 _WARM_START_ROWS = 16384
@@ -108,7 +121,7 @@ def _looks_like_probabilities(S):
         return False
     if S.min() < 0 or S.max() > 1:
         return False
-    tol = max(1e-6, 8 * S.shape[1] * np.finfo(S.dtype).eps)
+    tol = _row_sum_tolerance(S)
     return bool(np.all(np.abs(S.sum(axis=1, dtype=np.float64) - 1.0) <= tol))
 
 
@@ -124,7 +137,7 @@ def _check_probabilities(S):
             "probabilities must lie in [0, 1]."
         )
     if S.shape[1] >= 2:
-        tol = max(1e-6, 8 * S.shape[1] * np.finfo(S.dtype).eps)
+        tol = _row_sum_tolerance(S)
         err = np.abs(S.sum(axis=1, dtype=np.float64) - 1.0)
         if S.shape[0] and err.max() > tol:
             raise ValueError(
@@ -275,24 +288,53 @@ class TemperatureFit(NamedTuple):
     status: str | None
 
 
-def _rescale_overflow(logits, sw, n_threads):
-    """``(logits, scale, factor)``: ``scale`` is the largest within-row spread of
-    the rows with positive weight. Float64 scores near +-DBL_MAX make the spread
-    overflow; they are then multiplied by ``factor`` (a power of two, exact) into
-    a new array, and the caller divides the fitted temperature by it."""
-    n = logits.shape[0]
-    spread = np.empty(n, dtype=np.float64)
+def _rescale(logits, sw, n_threads):
+    """``(logits, scale, k)``: the logits times ``2**k`` and their largest
+    within-row spread ``scale`` over the rows with positive weight.
+
+    ``k = 0`` (the logits as given, no copy) while the spread lies in
+    ``_SAFE_SCALE``; otherwise a new array whose spread is in [0.5, 1): the
+    temperature is fitted in this rescaled variable and scaled back by the
+    caller. Tiny scores would make the NLL's curvature in ``beta`` underflow,
+    huge ones overflow ``1 / spread`` (or the spread itself); a power of two
+    keeps the scaling exact.
+    """
+    spread = _largest_spread(logits, sw, n_threads)
+    k = _rescale_exponent(
+        spread, lambda k: _largest_spread(np.ldexp(logits, k), sw, n_threads))
+    if k == 0:
+        return logits, spread, 0
+    logits = np.ldexp(logits, k)
+    return logits, _largest_spread(logits, sw, n_threads), k
+
+
+def _rescale_exponent(spread, spread_at):
+    """The ``k`` of :func:`_rescale` from the scores' largest spread and
+    ``spread_at(k)``, the largest spread of the scores times ``2**k`` (in
+    memory, or over dask chunks)."""
+    if spread == 0.0 or _SAFE_SCALE[0] <= spread <= _SAFE_SCALE[1]:
+        return 0
+    k = 0
+    if not np.isfinite(spread):
+        # float64 scores near +-DBL_MAX: a_k - max overflows
+        k = -8
+        spread = spread_at(k)
+    return k - int(np.frexp(spread)[1])
+
+
+def _unit_beta(k):
+    """``beta = 1`` in the units of the scores for scores times ``2**k``,
+    clipped to the search range (the Newton iteration's start)."""
+    return float(np.ldexp(1.0, max(-1000, min(-k, 1000))))
+
+
+def _largest_spread(logits, sw, n_threads):
+    """Largest ``max_k a_ik - min_k a_ik`` over the rows with positive weight."""
+    spread = np.empty(logits.shape[0], dtype=np.float64)
     SoftmaxLoss(n_threads=n_threads).row_spread(logits, spread)
     if sw is not None:
         spread = spread[sw > 0]
-    scale = float(spread.max()) if spread.size else 0.0
-    if np.isfinite(scale):
-        return logits, scale, 1.0
-    factor = 2.0**-8
-    logits = logits * factor
-    SoftmaxLoss(n_threads=n_threads).row_spread(logits, spread if sw is None else np.empty(n))
-    scale = float(np.max(spread)) if sw is None else scale * factor
-    return logits, scale, factor
+    return float(spread.max()) if spread.size else 0.0
 
 
 def _is_separable(logits, y_enc, sw):
@@ -396,7 +438,8 @@ class TemperatureCalibrator(TransformerMixin, BaseEstimator):
     temperature_ : float
         The fitted temperature ``T`` (``beta_ = 1 / T``).
     beta_ : float
-        The inverse temperature.
+        The inverse temperature (``inf`` for a temperature below
+        ``1 / DBL_MAX``, as subnormal scores give).
     nll_ : float
         The weighted mean negative log-likelihood at ``temperature_``.
     n_iter_ : int
@@ -495,7 +538,8 @@ class TemperatureCalibrator(TransformerMixin, BaseEstimator):
             labels.dtype.kind in "iub"
             or (labels.dtype.kind == "f" and np.all(labels == np.round(labels)))
         ) and labels.min() >= 0 and labels.max() < K:
-            return np.arange(K, dtype=labels.dtype)
+            # bool labels index the columns as 0 and 1 (integer classes)
+            return np.arange(K, dtype=np.intp if labels.dtype.kind == "b" else labels.dtype)
         if n_cols == 1:
             raise ValueError(
                 f"Scores with 1 feature(s) are a binary score but y has {len(labels)} "
@@ -512,6 +556,25 @@ class TemperatureCalibrator(TransformerMixin, BaseEstimator):
         index (int32) of each label in ``y``."""
         classes = self._resolve_classes(y, n_cols)
         return classes, column_index(classes, y)
+
+    def _fit_inputs(self, scores, y):
+        """``(S, kind, classes, y_enc)`` of ``fit``: the validated scores, how
+        to read them, the label of each column and the encoded labels. Shared
+        by every calibrator (``skmax/_matrix_scaling.py``)."""
+        if y is None:
+            raise ValueError(
+                f"{self.__class__.__name__} requires y to be passed, but the target y is None."
+            )
+        S, y = self._validate_scores(scores, y, reset=True)
+        y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        kind = self.input
+        if kind == "auto":
+            kind = "probabilities" if _looks_like_probabilities(S) else "logits"
+        elif kind == "probabilities":
+            _check_probabilities(S)
+        classes, y_enc = self._encode_labels(y, S.shape[1])
+        return S, kind, classes, y_enc
 
     # -- API ----------------------------------------------------------------
 
@@ -534,22 +597,10 @@ class TemperatureCalibrator(TransformerMixin, BaseEstimator):
         self : object
             Fitted calibrator.
         """
-        if y is None:
-            raise ValueError(
-                f"{self.__class__.__name__} requires y to be passed, but the target y is None."
-            )
-        if is_dask(scores):
+        if is_dask(scores) and y is not None:
             return fit_temperature_dask(self, scores, y, sample_weight)
-        S, y = self._validate_scores(scores, y, reset=True)
-        y = column_or_1d(y, warn=True)
-        check_classification_targets(y)
-        n, n_cols = S.shape
-        kind = self.input
-        if kind == "auto":
-            kind = "probabilities" if _looks_like_probabilities(S) else "logits"
-        elif kind == "probabilities":
-            _check_probabilities(S)
-        classes, y_enc = self._encode_labels(y, n_cols)
+        S, kind, classes, y_enc = self._fit_inputs(scores, y)
+        n = S.shape[0]
 
         sw = None
         if sample_weight is not None:
@@ -560,22 +611,21 @@ class TemperatureCalibrator(TransformerMixin, BaseEstimator):
 
         logits = _to_logits(S, kind, copy=False)  # read only below
         n_threads = n_threads_from_n_jobs(None)   # small inputs: fewer (SoftmaxLoss)
-        logits, scale, factor = _rescale_overflow(logits, sw, n_threads)
-        fit = fit_temperature(logits, y_enc, sw, scale, n_threads, beta0=1.0 / factor)
-        return self._set_fit(kind, classes, fit, factor, total_w)
+        logits, scale, k = _rescale(logits, sw, n_threads)
+        fit = fit_temperature(logits, y_enc, sw, scale, n_threads, beta0=_unit_beta(k))
+        return self._set_fit(kind, classes, fit, k, total_w)
 
-    def _set_fit(self, kind, classes, fit, factor, total_w):
-        """Warn about ``fit.status`` and store the fitted attributes."""
+    def _set_fit(self, kind, classes, fit, k, total_w):
+        """Warn about ``fit.status`` and store the fitted attributes; ``fit`` was
+        found on the scores times ``2**k`` (:func:`_rescale`)."""
+        temperature = float(np.ldexp(1.0 / fit.beta, -k))
         if fit.status is not None:
-            warnings.warn(
-                _STATUS_MESSAGES[fit.status].format(T=factor / fit.beta),
-                TemperatureScalingWarning,
-                stacklevel=3,
-            )
+            warn(_STATUS_MESSAGES[fit.status].format(T=temperature), TemperatureScalingWarning)
         self.input_kind_ = kind
         self.classes_ = classes
-        self.beta_ = float(fit.beta / factor)
-        self.temperature_ = float(factor / fit.beta)
+        with np.errstate(over="ignore", divide="ignore"):
+            self.beta_ = float(np.divide(1.0, temperature))   # inf below 1 / DBL_MAX
+        self.temperature_ = temperature
         self.nll_ = float(fit.nll / total_w)
         self.n_iter_ = int(np.ceil(fit.n_evaluations))
         return self
@@ -605,7 +655,12 @@ class TemperatureCalibrator(TransformerMixin, BaseEstimator):
             return transform_dask(self, scores)
         logits = self._logits(scores)
         if logits.shape[0]:
-            loss = SoftmaxLoss(1.0 / self.beta_, n_threads=n_threads_from_n_jobs(None))
+            T = self.temperature_
+            if not _SAFE_SCALE[0] <= T <= _SAFE_SCALE[1]:
+                # 1 / T would overflow: scale the logits by a power of two first
+                T, exponent = np.frexp(T)
+                np.ldexp(logits, -exponent, out=logits)
+            loss = SoftmaxLoss(float(T), n_threads=n_threads_from_n_jobs(None))
             loss.predict_proba(logits)
         return logits
 
@@ -659,7 +714,8 @@ def _fit_estimator(estimator, X, y, sample_weight, train=None):
     return estimator.fit(X, y)
 
 
-def _fit_fold(estimator, X, y, sample_weight, train, test, method, classes, calibrate):
+def _fit_fold(estimator, X, y, sample_weight, train, test, method, response_method,
+              classes, calibrate):
     est = _fit_estimator(clone(estimator), X, y, sample_weight, train)
     if len(est.classes_) != len(classes):
         raise ValueError(
@@ -667,24 +723,50 @@ def _fit_fold(estimator, X, y, sample_weight, train, test, method, classes, cali
             f"{len(est.classes_)} of {len(classes)} classes); use fewer folds or a "
             "stratified splitter."
         )
-    scores = _scores(est, _safe_indexing(X, test), method)
+    scores = _scores(est, _safe_indexing(X, test), response_method)
     if not calibrate:
         return None, scores
     sw = None if sample_weight is None else _safe_indexing(sample_weight, test)
-    cal = _make_calibrator(method, est.classes_)
+    cal = _make_calibrator(method, response_method, est.classes_)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", TemperatureScalingWarning)
+        # a fold's hard data (separable, few rows) is expected: no warning per fold
+        warnings.simplefilter("ignore", UserWarning)
         cal.fit(scores, _safe_indexing(y, test), sample_weight=sw)
     return (est, cal), None
 
 
-def _make_calibrator(method, classes):
-    kind = "probabilities" if method == "predict_proba" else "logits"
-    return TemperatureCalibrator(input=kind, classes=classes)
+#: The calibration methods of :class:`CalibratedSoftmaxClassifier`.
+CALIBRATION_METHODS = ("temperature", "vector", "dirichlet", "sms")
+_RESPONSE_METHODS = ("auto", "decision_function", "predict_proba")
 
 
-class TemperatureCalibratedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
-    """Any classifier, with its probabilities calibrated by temperature scaling.
+def _make_calibrator(method, response_method, classes):
+    # imported here: the scaling calibrators build on this module's calibrator
+    from ._matrix_scaling import (
+        DirichletCalibrator,
+        StructuredMatrixScalingCalibrator,
+        VectorScalingCalibrator,
+    )
+
+    kind = "probabilities" if response_method == "predict_proba" else "logits"
+    if method == "dirichlet":
+        # no default ODIR strength suits every model: cross-validate it
+        return DirichletCalibrator(input=kind, classes=classes, cv=3)
+    calibrator = {
+        "temperature": TemperatureCalibrator,
+        "vector": VectorScalingCalibrator,
+        "sms": StructuredMatrixScalingCalibrator,
+    }[method]
+    return calibrator(input=kind, classes=classes)
+
+
+class CalibratedSoftmaxClassifier(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):
+    """Any classifier, with its probabilities calibrated by a softmax calibration map.
+
+    Out-of-fold scores of the estimator (or the scores of a frozen one) are
+    mapped to probabilities by temperature, vector, Dirichlet or structured
+    matrix scaling, as ``CalibratedClassifierCV(method=...)`` does with
+    sigmoid and isotonic regression.
 
     Parameters
     ----------
@@ -693,17 +775,25 @@ class TemperatureCalibratedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseE
         Wrap an already fitted model in :class:`sklearn.frozen.FrozenEstimator`
         to calibrate it on the data given to ``fit`` (no cross-validation, it is
         not refitted; ``cv`` and ``ensemble`` are then ignored).
-    cv : int, cross-validation generator or iterable, default=5
-        How the out-of-fold scores that the temperature is fitted on are made
-        (an int means :class:`~sklearn.model_selection.StratifiedKFold`).
-    method : {'auto', 'decision_function', 'predict_proba'}, default='auto'
+    method : {'temperature', 'vector', 'dirichlet', 'sms'}, default='temperature'
+        The calibration map: :class:`TemperatureCalibrator`,
+        :class:`VectorScalingCalibrator`, :class:`DirichletCalibrator` (its ODIR
+        strength chosen by 3-fold cross-validation on the calibration scores)
+        or :class:`StructuredMatrixScalingCalibrator`. Until version 0.2 the
+        response names below are also accepted here, with a ``FutureWarning``,
+        meaning ``method='temperature', response_method=<name>`` (this
+        parameter used to be the response method).
+    response_method : {'auto', 'decision_function', 'predict_proba'}, default='auto'
         Which scores of the estimator to calibrate; ``'auto'`` uses
         ``decision_function`` when the estimator has it, else ``predict_proba``.
+    cv : int, cross-validation generator or iterable, default=5
+        How the out-of-fold scores that the map is fitted on are made
+        (an int means :class:`~sklearn.model_selection.StratifiedKFold`).
     ensemble : bool, default=False
-        ``False``: the estimator is refitted on all the data and one temperature
-        is fitted on the out-of-fold scores. ``True``: one (estimator,
-        temperature) pair per fold, fitted on the training / test part of the
-        fold; ``predict_proba`` averages their calibrated probabilities.
+        ``False``: the estimator is refitted on all the data and one map is
+        fitted on the out-of-fold scores. ``True``: one (estimator, map) pair
+        per fold, fitted on the training / test part of the fold;
+        ``predict_proba`` averages their calibrated probabilities.
     n_jobs : int, default=None
         Folds fitted in parallel (joblib); ``None`` means 1.
 
@@ -713,11 +803,14 @@ class TemperatureCalibratedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseE
         Class labels.
     estimators_ : list of fitted classifiers
         One (``ensemble=False`` or a frozen estimator) or one per fold.
-    calibrators_ : list of :class:`TemperatureCalibrator`
+    calibrators_ : list of calibrators
         The calibrator of each estimator.
     temperatures_ : ndarray of shape (n_estimators,)
-        The fitted temperatures, one per entry of ``estimators_``.
+        The fitted temperatures, one per entry of ``estimators_`` (only for
+        ``method='temperature'``).
     method_ : str
+        The calibration method used.
+    response_method_ : str
         The response method used.
     n_features_in_ : int
         Number of features seen in ``fit`` (when the estimator records it).
@@ -728,36 +821,60 @@ class TemperatureCalibratedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseE
     --------
     >>> from sklearn.datasets import load_iris
     >>> from sklearn.svm import LinearSVC
-    >>> from skmax import TemperatureCalibratedClassifier
+    >>> from skmax import CalibratedSoftmaxClassifier
     >>> X, y = load_iris(return_X_y=True)
-    >>> clf = TemperatureCalibratedClassifier(LinearSVC(), cv=3).fit(X, y)
+    >>> clf = CalibratedSoftmaxClassifier(LinearSVC(), method="vector", cv=3).fit(X, y)
     >>> clf.predict_proba(X[:2]).shape
     (2, 3)
-    >>> clf.method_
-    'decision_function'
+    >>> clf.method_, clf.response_method_
+    ('vector', 'decision_function')
     """
 
     _parameter_constraints = {
         "estimator": [HasMethods(["fit"]), None],
+        "method": [StrOptions(set(CALIBRATION_METHODS) | set(_RESPONSE_METHODS))],
+        "response_method": [StrOptions(set(_RESPONSE_METHODS))],
         "cv": ["cv_object"],
-        "method": [StrOptions({"auto", "decision_function", "predict_proba"})],
         "ensemble": ["boolean"],
         "n_jobs": [Integral, None],
     }
 
-    def __init__(self, estimator=None, *, cv=5, method="auto", ensemble=False, n_jobs=None):
+    def __init__(self, estimator=None, *, method="temperature", response_method="auto", cv=5,
+                 ensemble=False, n_jobs=None):
         self.estimator = estimator
-        self.cv = cv
         self.method = method
+        self.response_method = response_method
+        self.cv = cv
         self.ensemble = ensemble
         self.n_jobs = n_jobs
+
+    def _methods(self):
+        """``(calibration method, response method)``, reading the old meaning of
+        ``method`` (a response method) with a FutureWarning."""
+        if self.method not in _RESPONSE_METHODS:
+            return self.method, self.response_method
+        if self.response_method != "auto":
+            raise ValueError(
+                f"method={self.method!r} is a response method and response_method="
+                f"{self.response_method!r} is given too; method now names the "
+                f"calibration method, one of {list(CALIBRATION_METHODS)}."
+            )
+        warnings.warn(
+            f"method={self.method!r} names a response method; method now names the "
+            f"calibration method ({', '.join(CALIBRATION_METHODS)}). Use "
+            f"response_method={self.method!r} instead; this reading of method is "
+            "removed in 0.2.",
+            FutureWarning,
+            stacklevel=3,
+        )
+        return "temperature", self.method
 
     def _get_estimator(self):
         return LogisticRegression() if self.estimator is None else self.estimator
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, sample_weight=None):
-        """Fit the estimator(s) and the temperature(s).
+        """Fit the estimator(s) and the calibration map(s).
 
         Parameters
         ----------
@@ -767,7 +884,7 @@ class TemperatureCalibratedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseE
             Labels.
         sample_weight : array-like of shape (n_samples,), default=None
             Used by the estimator's ``fit`` (when it accepts weights) and by the
-            temperature fit.
+            calibration map's fit.
 
         Returns
         -------
@@ -788,12 +905,8 @@ class TemperatureCalibratedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseE
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, y, dtype=np.float64)
             if not has_fit_parameter(estimator, "sample_weight"):
-                warnings.warn(
-                    f"{estimator.__class__.__name__} does not accept sample_weight; the "
-                    "weights are only used to fit the temperature.",
-                    UserWarning,
-                    stacklevel=2,
-                )
+                warn(f"{estimator.__class__.__name__} does not accept sample_weight; the "
+                     "weights are only used to fit the calibration map.", UserWarning)
                 est_weight = None
             else:
                 est_weight = sample_weight
@@ -807,13 +920,15 @@ class TemperatureCalibratedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseE
                 f"{self.__class__.__name__} needs samples of at least 2 classes with "
                 f"positive weight, but the data contains only one class: {present[:1].tolist()}"
             )
+        method, response_method = self._methods()
+        response_method = _response_method(estimator, response_method)
         self.classes_ = classes
-        self.method_ = method = _response_method(estimator, self.method)
+        self.method_, self.response_method_ = method, response_method
         n_samples = len(y)
 
         if isinstance(estimator, FrozenEstimator):
-            scores = _scores(estimator, X, method)
-            cal = _make_calibrator(method, estimator.classes_)
+            scores = _scores(estimator, X, response_method)
+            cal = _make_calibrator(method, response_method, estimator.classes_)
             cal.fit(scores, y, sample_weight=sample_weight)
             self.estimators_, self.calibrators_ = [estimator], [cal]
         else:
@@ -829,7 +944,8 @@ class TemperatureCalibratedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseE
             parallel = Parallel(n_jobs=self.n_jobs)
             results = parallel(
                 delayed(_fit_fold)(
-                    estimator, X, y, est_weight, train, test, method, classes, self.ensemble
+                    estimator, X, y, est_weight, train, test, method, response_method,
+                    classes, self.ensemble,
                 )
                 for train, test in splits
             )
@@ -843,7 +959,7 @@ class TemperatureCalibratedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseE
                     raise ValueError(
                         "ensemble=False needs a cv whose test sets do not overlap."
                     )
-                cal = _make_calibrator(method, classes)
+                cal = _make_calibrator(method, response_method, classes)
                 cal.fit(
                     scores,
                     y[test_idx],
@@ -851,7 +967,8 @@ class TemperatureCalibratedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseE
                 )
                 est = _fit_estimator(clone(estimator), X, y, est_weight)
                 self.estimators_, self.calibrators_ = [est], [cal]
-        self.temperatures_ = np.array([c.temperature_ for c in self.calibrators_])
+        if method == "temperature":
+            self.temperatures_ = np.array([c.temperature_ for c in self.calibrators_])
         first = self.estimators_[0]
         if hasattr(first, "n_features_in_"):
             self.n_features_in_ = first.n_features_in_
@@ -875,7 +992,7 @@ class TemperatureCalibratedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseE
         check_is_fitted(self, "calibrators_")
         proba = None
         for est, cal in zip(self.estimators_, self.calibrators_):
-            p = cal.transform(_scores(est, X, self.method_))
+            p = cal.transform(_scores(est, X, self.response_method_))
             p = np.asarray(p, dtype=np.float64)
             proba = p if proba is None else proba + p
         return proba / len(self.estimators_)
@@ -903,3 +1020,22 @@ class TemperatureCalibratedClassifier(ClassifierMixin, MetaEstimatorMixin, BaseE
         tags.input_tags.allow_nan = inner.input_tags.allow_nan
         tags.input_tags.pairwise = inner.input_tags.pairwise
         return tags
+
+
+class TemperatureCalibratedClassifier(CalibratedSoftmaxClassifier):
+    """:class:`CalibratedSoftmaxClassifier` under its first name (temperature by default).
+
+    Same parameters, attributes and methods; kept so that existing code and
+    pickles keep working. ``TemperatureCalibratedClassifier(estimator,
+    method='sms')`` is structured matrix scaling.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.svm import LinearSVC
+    >>> from skmax import TemperatureCalibratedClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = TemperatureCalibratedClassifier(LinearSVC(), cv=3).fit(X, y)
+    >>> clf.temperatures_.shape, clf.response_method_
+    ((1,), 'decision_function')
+    """

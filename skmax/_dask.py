@@ -3,33 +3,45 @@
 1. Dispatch, not a second estimator: ``SoftmaxClassifier.fit`` and the
    prediction methods hand dask collections to this module (``is_dask``
    checks the type's module, so dask is imported only when the input is a dask
-   collection and skmax works without it).
-2. Each row chunk of a fit becomes a :class:`_ChunkObjective` built and kept on a worker
-   (a future): the encoded labels, weights, column compaction and float32 copy
-   are those of the in-memory :class:`SoftmaxObjective`, whose sweep computes
-   the chunk's sums. The objective drops its BLAS limiter and thread pool when
-   pickled, so the scheduler may move or recompute a chunk freely.
+   collection and skmax works without it). ``fit_dask`` returns the fitted
+   attributes; the estimator installs them through the same commit as an
+   in-memory fit, so a failed distributed fit leaves the previous model.
+2. Each row chunk becomes a validated raw chunk on a worker (a future), which
+   also reports its labels, weighted class totals and largest weight; from
+   these the driver finds the classes, the power-of-two weight scaling and the
+   class weights of the in-memory fit, and each raw chunk becomes a
+   :class:`_ChunkObjective` on the same worker (the in-memory
+   :class:`SoftmaxObjective`, whose sweep computes the chunk's sums). One pass
+   over the data, none of it on the client. The objective drops its BLAS
+   limiter and thread pool when pickled, so the scheduler may move or
+   recompute a chunk freely.
 3. :class:`DistributedObjective` has the interface the solvers use
-   (``loss_gradient``, ``hessp``, ``n_samples``, ``n_params``), so L-BFGS and
-   Newton-CG run unchanged on the driver. An evaluation sends ``coef`` with
-   each chunk's task, sums the chunks' unpenalised, unscaled value and gradient
-   (or Hessian product) in a fixed tree on the workers and fetches one vector;
-   the driver adds the penalty and the ``1 / sum_i s_i`` scale as in memory.
-   The fixed tree makes the sums independent of which worker ran what.
+   (``loss_gradient``, ``hessp``, ``n_samples``, ``n_params``, ``dtype``), so
+   L-BFGS and Newton-CG run unchanged on the driver. An evaluation is one task
+   per worker (``coef`` travels with it), which evaluates the chunks that
+   worker holds and adds them up in a binary tree fixed by the chunk order
+   (:func:`_complete`); the driver finishes the tree and adds the penalty and
+   the ``1 / sum_i s_i`` scale as in memory. The sums are therefore the same
+   bits wherever the chunks live; a worker sends ``O(log n_chunks)`` vectors
+   when its chunks are contiguous, one per chunk at worst. Few tasks per
+   evaluation keep the scheduler's per-task cost out of the iteration time.
 4. Faults: chunk states are futures with lineage; a lost worker's chunks are
-   rebuilt by the scheduler, and an evaluation is a pure function of
-   ``coef``, so the fit ends where it would have. When the scheduler gives
-   up, the fit raises and the estimator keeps its previous state.
+   rebuilt by the scheduler (a worker task pinned to a dead worker may run
+   elsewhere), and an evaluation is a pure function of ``coef``, so the fit
+   ends where it would have. When the scheduler gives up, the fit raises and
+   the estimator keeps its previous state (note 1).
 5. Only the solvers that work on sums run distributed ('lbfgs', 'newton-cg');
    the minibatch solvers raise (use ``dask_ml.wrappers.Incremental``). Nothing
-   of ``X`` is ever gathered on the client; only labels' distinct values are.
+   of ``X`` is ever gathered on the client.
 6. ``TemperatureCalibrator`` on dask scores keeps each chunk's logits, label
-   columns and weights on the workers; each Newton step on ``beta`` sums the
-   chunks' ``(F, F', F'')`` with the same tree (the NLL is a sum over rows).
-   The in-memory warm start on a strided subset is skipped.
+   columns and weights on the workers, rescaled by the power of two of the
+   in-memory fit (``_calibration._rescale_exponent``: scale-equivariant from
+   tiny to huge scores); each Newton step on ``beta`` sums the chunks'
+   ``(F, F', F'')`` as in note 3. The in-memory warm start on a strided subset
+   is skipped.
 7. Threads: a chunk's task runs ``n_jobs`` OpenMP threads (``None``: OpenMP's
    default on the worker, which is 1 under the nanny's ``OMP_NUM_THREADS=1``);
-   dask's parallelism is over chunks, one per worker thread.
+   dask's parallelism is over workers.
 """
 
 import copy
@@ -42,9 +54,6 @@ from sklearn.utils.validation import check_array
 from ._loss import n_threads_from_n_jobs
 from ._objective import SoftmaxObjective
 from ._solvers import FULL_BATCH_SOLVERS
-
-# chunks' partial sums added per task of the reduction tree
-_FAN_IN = 8
 
 
 def is_dask(x):
@@ -117,19 +126,45 @@ def _prepare_X(X, dtype_check=True):
 
 
 # -- worker side ------------------------------------------------------------
-def _chunk_labels(y):
-    """A chunk's distinct labels and their counts (the first pass)."""
-    return np.unique(np.asarray(y), return_counts=True)
+def _checked_weights(sw):
+    sw = np.asarray(sw, dtype=np.float64)
+    if not np.all(np.isfinite(sw)) or (sw < 0).any():
+        raise ValueError("Negative or non-finite values in sample_weight.")
+    return sw
+
+
+def _raw_chunk(X, y, sw):
+    """A chunk validated on its worker: ``(X, y, sw, labels, totals, e, largest)``
+    with the chunk's distinct labels, their weight totals times ``2**-e`` (no
+    overflow when added up) and the largest weight."""
+    X = check_array(X, accept_sparse="csr", dtype=[np.float64, np.float32], order="C")
+    y = np.asarray(y)
+    labels, y_enc = np.unique(y, return_inverse=True)
+    if sw is None:
+        largest, e = 1.0, 0
+        totals = np.bincount(y_enc, minlength=len(labels)).astype(np.float64)
+    else:
+        sw = _checked_weights(sw)
+        largest = float(sw.max(initial=0.0))
+        e = int(np.frexp(largest)[1])
+        totals = np.bincount(y_enc, weights=np.ldexp(sw, -e), minlength=len(labels))
+    return X, y, sw, labels, totals, e, largest
+
+
+def _raw_summary(raw):
+    return raw[3:]
 
 
 class _ChunkObjective(SoftmaxObjective):
     """One chunk's unpenalised, unscaled sums: the driver adds the penalty and
     the scale (note 3)."""
 
-    def __init__(self, X, y, sample_weight, n_classes, loss, fit_intercept, n_threads):
+    def __init__(self, X, y, sample_weight, n_classes, loss, fit_intercept, n_threads,
+                 low_memory):
         with np.errstate(divide="ignore"):    # a chunk of zero weight
             super().__init__(X, y, sample_weight, n_classes, loss, C=np.inf,
-                             fit_intercept=fit_intercept, n_threads=n_threads)
+                             fit_intercept=fit_intercept, n_threads=n_threads,
+                             low_memory=low_memory)
         self.scale = 1.0
 
     def __sizeof__(self):
@@ -141,26 +176,22 @@ class _ChunkObjective(SoftmaxObjective):
         return sum(getattr(getattr(a, "data", a), "nbytes", 0) for a in arrays if a is not None)
 
 
-def _build_chunk(X, y, data_sw, classes, class_weights, n_jobs, loss, fit_intercept):
-    """Validate a chunk and build its objective on the worker."""
-    X = check_array(X, accept_sparse="csr", dtype=[np.float64, np.float32], order="C")
-    y = np.asarray(y)
-    unknown = ~np.isin(y, classes)
-    if unknown.any():   # only with classes from a previous pass of another graph
-        raise ValueError(f"y contains labels not in classes: {np.unique(y[unknown])!r}")
+def _build_chunk(raw, classes, k, class_weights, n_jobs, loss, fit_intercept, low_memory):
+    """A chunk's objective, built on its worker from :func:`_raw_chunk`: labels
+    encoded, weights times ``2**k`` and the class weights."""
+    X, y, sw = raw[:3]
     y_enc = np.searchsorted(classes, y).astype(np.int32)
-    sw = np.ones(len(y)) if data_sw is None else np.asarray(data_sw, dtype=np.float64)
-    if not np.all(np.isfinite(sw)) or (sw < 0).any():
-        raise ValueError("Negative or non-finite values in sample_weight.")
+    sw = np.ones(len(y)) if sw is None else np.ldexp(sw, k)
     if class_weights is not None:
         sw = sw * class_weights[y_enc]
     loss = copy.copy(loss)
     loss.n_threads = n_threads_from_n_jobs(n_jobs)    # the worker's OpenMP default (note 7)
-    return _ChunkObjective(X, y_enc, sw, len(classes), loss, fit_intercept, loss.n_threads)
+    return _ChunkObjective(X, y_enc, sw, len(classes), loss, fit_intercept, loss.n_threads,
+                           low_memory)
 
 
-def _chunk_info(state):
-    return state.n_samples, float(state.sample_weight.sum())
+def _chunk_weight(state):
+    return float(state.sample_weight.sum())
 
 
 def _chunk_loss_gradient(state, coef, keep_proba):
@@ -173,25 +204,80 @@ def _chunk_hessp(state, coef, vector, dtype):
         return 0.0, state.hessp(coef, vector, dtype=dtype)
 
 
-def _add_parts(*parts):
-    """Sum ``(value, vector)`` pairs in the order given (note 3)."""
-    value = sum(p[0] for p in parts)
-    vector = parts[0][1].copy()
-    for p in parts[1:]:
-        vector += p[1]
-    return value, vector
+# -- the fixed summation tree (note 3) ---------------------------------------
+def _add(left, right):
+    """``left + right`` of two ``(value, vector)`` pairs, in this order."""
+    return left[0] + right[0], left[1] + right[1]
+
+
+def _complete(nodes, n_leaves):
+    """Merge the nodes of the binary tree over ``n_leaves`` chunks: node ``(l,
+    j)`` sums the chunks ``[j 2**l, (j + 1) 2**l)``, always as its left child
+    plus its right one (a last odd child passes up alone). Every node whose
+    children are both present is formed; the maximal nodes are returned. Given
+    every leaf, the result is the root alone, the same whoever held what."""
+    nodes = dict(nodes)
+    level, width = 0, n_leaves
+    while width > 1:
+        for j in range(0, width, 2):
+            left, right = (level, j), (level, j + 1)
+            if left not in nodes or (j + 1 < width and right not in nodes):
+                continue
+            part = nodes.pop(left)
+            if j + 1 < width:
+                part = _add(part, nodes.pop(right))
+            nodes[(level + 1, j // 2)] = part
+        level, width = level + 1, (width + 1) // 2
+    return nodes
+
+
+def _worker_sums(func, args, n_leaves, indices, *states):
+    """On a worker: ``func(state, *args)`` for the chunks it holds, merged as
+    far as the tree allows; returns the worker's address and its nodes."""
+    from distributed import get_worker
+
+    leaves = {(0, i): func(state, *args) for i, state in zip(indices, states)}
+    return get_worker().address, _complete(leaves, n_leaves)
 
 
 # -- driver side ------------------------------------------------------------
-def _tree_sum(client, func, states, *args):
-    """Sum of the ``(value, vector)`` pairs ``func(state, *args)`` over the
-    chunk states, tree-reduced on the workers in a fixed order (note 3)."""
-    n = len(states)
-    parts = client.map(func, states, *[[arg] * n for arg in args], pure=False)
-    while len(parts) > 1:
-        parts = [client.submit(_add_parts, *parts[i:i + _FAN_IN], pure=False)
-                 for i in range(0, len(parts), _FAN_IN)]
-    return parts[0].result()
+class _ChunkSums:
+    """Sums of ``func(state, *args)`` over chunk states on the workers: one
+    task per worker over the chunks it holds (note 3)."""
+
+    def __init__(self, client, states):
+        self.client, self.states = client, states
+        self._groups = None
+
+    def _placement(self):
+        """``[(worker, chunk indices)]`` from the scheduler's ``who_has``."""
+        from distributed import wait
+
+        wait(self.states)
+        who_has = self.client.who_has(self.states)
+        groups = {}
+        for i, state in enumerate(self.states):
+            holders = sorted(who_has.get(state.key, ()))
+            groups.setdefault(holders[0] if holders else None, []).append(i)
+        return list(groups.items())
+
+    def __call__(self, func, *args):
+        if self._groups is None:
+            self._groups = self._placement()
+        n = len(self.states)
+        futures = [
+            self.client.submit(_worker_sums, func, args, n, indices,
+                               *[self.states[i] for i in indices],
+                               workers=None if worker is None else [worker],
+                               allow_other_workers=worker is not None, pure=False)
+            for worker, indices in self._groups]
+        nodes = {}
+        for (worker, _), (ran_on, parts) in zip(self._groups, self.client.gather(futures)):
+            nodes.update(parts)
+            if ran_on != worker:    # chunks moved (a lost worker): look again next time
+                self._groups = None
+        (root,) = _complete(nodes, n).values()
+        return root
 
 
 class DistributedObjective:
@@ -206,73 +292,73 @@ class DistributedObjective:
     weight_sum : float, ``sum_i s_i`` over all chunks
     C : float
     fit_intercept : bool
+    dtype : dtype of the chunks' ``X`` (the solvers' precision tests)
     """
 
     def __init__(self, client, states, n_samples, n_features, n_classes, weight_sum, C,
-                 fit_intercept):
-        self.client, self.states = client, states
+                 fit_intercept, dtype=np.float64):
+        self.sums = _ChunkSums(client, states)
         self.n_samples, self.n_features, self.n_classes = n_samples, n_features, n_classes
         self.scale = 1.0 / weight_sum
         self.l2 = 0.0 if np.isinf(C) else 1.0 / C
         self.fit_intercept = fit_intercept
+        self.dtype = np.dtype(dtype)
+        self.low_memory = False
+        self._columns = None
         self.n_evaluations = 0
 
-    # the flat parameter layout of the in-memory objective (same attributes)
+    # the flat parameter layout and the penalty of the in-memory objective
     n_params = SoftmaxObjective.n_params
     unpack = SoftmaxObjective.unpack
+    _penalised = SoftmaxObjective._penalised
+    _penalised_value = SoftmaxObjective._penalised_value
 
-    def _reduce(self, func, *args):
+    def _reduce(self, func, coef, *args):
         self.n_evaluations += 1
-        return _tree_sum(self.client, func, self.states, *args)
-
-    def _penalised(self, W64, total_grad):
-        """Scaled vector plus the penalty's part (the intercept is not penalised)."""
-        gW, _ = self.unpack(total_grad)
-        gW += self.l2 * W64
-        total_grad *= self.scale
-        return total_grad
+        coef = np.asarray(coef, dtype=np.float64)
+        total, vector = self.sums(func, coef, *args)
+        grad_W, grad_b = self.unpack(vector)
+        return coef, total, grad_W, grad_b
 
     def loss_gradient(self, coef, keep_proba=False):
-        coef = np.asarray(coef, dtype=np.float64)
-        total, grad = self._reduce(_chunk_loss_gradient, coef, keep_proba)
+        coef, total, grad_W, grad_b = self._reduce(_chunk_loss_gradient, coef, keep_proba)
         W64, _ = self.unpack(coef)
-        value = self.scale * (total + 0.5 * self.l2 * float(np.dot(W64.ravel(), W64.ravel())))
-        return value, self._penalised(W64, grad)
+        return self._penalised_value(total, W64), self._penalised(W64, grad_W, grad_b)
 
     def hessp(self, coef, vector, dtype=None):
-        coef = np.asarray(coef, dtype=np.float64)
         vector = np.asarray(vector, dtype=np.float64)
-        _, product = self._reduce(_chunk_hessp, coef, vector, dtype)
+        _, _, out_W, out_b = self._reduce(_chunk_hessp, coef, vector, dtype)
         V64, _ = self.unpack(vector)
-        return self._penalised(V64, product)
+        return self._penalised(V64, out_W, out_b)
 
 
-def _class_weights(class_weight, classes, counts):
-    """Class weights from the label counts, as ``compute_class_weight`` gives
-    them from ``y`` (without the labels on the client)."""
+def _class_weights(class_weight, classes, totals):
+    """Class weights from the weighted class totals, as the in-memory fit
+    computes them from ``y`` (without the labels on the client)."""
+    from ._softmax import _balanced_class_weights
+
     if class_weight is None:
         return None
     if class_weight == "balanced":
-        return counts.sum() / (len(classes) * counts.astype(np.float64))
+        return _balanced_class_weights(totals)
     return compute_class_weight(class_weight, classes=classes, y=classes)
 
 
 def _label_pass(y):
-    """Classes and their counts over all chunks (one pass)."""
+    """Classes over all chunks (one pass)."""
     import dask
     from dask import delayed
 
-    parts = dask.compute(*[delayed(_chunk_labels)(b) for b in y.to_delayed().ravel()])
-    classes = np.unique(np.concatenate([p[0] for p in parts]))
-    counts = np.zeros(len(classes), dtype=np.int64)
-    for labels, n in parts:
-        counts[np.searchsorted(classes, labels)] += n
-    return classes, counts
+    parts = dask.compute(*[delayed(np.unique)(b) for b in y.to_delayed().ravel()])
+    return np.unique(np.concatenate(parts))
 
 
 def fit_dask(estimator, X, y, sample_weight):
-    """``estimator.fit`` on dask input (see the module notes); returns ``estimator``."""
+    """The fitted attributes of ``estimator.fit`` on dask input (see the module
+    notes); the estimator itself is left for the caller to update."""
     from dask import delayed
+
+    from ._softmax import _weight_scaling
 
     if estimator.solver not in FULL_BATCH_SOLVERS:
         raise ValueError(
@@ -291,33 +377,40 @@ def fit_dask(estimator, X, y, sample_weight):
     if n == 0 or d == 0:
         raise ValueError(f"Found array with shape {X.shape}; need at least one sample "
                          "and one feature.")
-    classes, counts = _label_pass(y)
-    check_classification_targets(classes)
-    if len(classes) < 2:
-        raise ValueError("This solver needs samples of at least 2 classes in the data, "
-                         f"but the data contains only one class: {classes[0]!r}")
-    class_weights = _class_weights(estimator.class_weight, classes, counts)
-    loss = estimator._training_loss(1)
     x_blocks = X.to_delayed().ravel()
     y_blocks = y.to_delayed().ravel()
     sw_blocks = [None] * len(x_blocks) if sw is None else sw.to_delayed().ravel()
-    build = delayed(_build_chunk, pure=True)
-    states = client.compute([
-        build(xb, yb, wb, classes, class_weights, estimator.n_jobs, loss,
-              estimator.fit_intercept)
-        for xb, yb, wb, rows in zip(x_blocks, y_blocks, sw_blocks, X.chunks[0]) if rows
-    ])
+    raw = client.compute([delayed(_raw_chunk, pure=True)(xb, yb, wb)
+                          for xb, yb, wb, rows in zip(x_blocks, y_blocks, sw_blocks,
+                                                      X.chunks[0]) if rows])
+    states = []
     try:
-        info = client.gather(client.map(_chunk_info, states, pure=False))
-        weight_sum = sum(w for _, w in info)
+        summaries = client.gather(client.map(_raw_summary, raw, pure=False))
+        classes = np.unique(np.concatenate([s[0] for s in summaries]))
+        check_classification_targets(classes)
+        if len(classes) < 2:
+            raise ValueError("This solver needs samples of at least 2 classes in the data, "
+                             f"but the data contains only one class: {classes[0]!r}")
+        k, C = _weight_scaling(max(s[3] for s in summaries), estimator.C)
+        totals = np.zeros(len(classes))
+        for labels, chunk_totals, e, _ in summaries:
+            totals[np.searchsorted(classes, labels)] += np.ldexp(chunk_totals, e + k)
+        class_weights = _class_weights(estimator.class_weight, classes, totals)
+        states = client.map(
+            _build_chunk, raw, classes=classes, k=k, class_weights=class_weights,
+            n_jobs=estimator.n_jobs, loss=estimator._training_loss(1),
+            fit_intercept=estimator.fit_intercept, low_memory=estimator.low_memory,
+            pure=False)
+        weight_sum = float(np.sum(client.gather(client.map(_chunk_weight, states,
+                                                           pure=False))))
+        for future in raw:     # released, not cancelled: that would cancel the states
+            future.release()
+        raw = []
         if not weight_sum > 0:
             raise ValueError("The sample weights (times class weights) sum to zero.")
         objective = DistributedObjective(client, states, n, d, len(classes), weight_sum,
-                                         estimator.C, estimator.fit_intercept)
-        previous = getattr(estimator, "classes_", None)
-        coef0 = estimator._initial_coef(len(classes), d, None)
-        if previous is not None and not np.array_equal(previous, classes):
-            coef0[:] = 0.0     # warm start only with the same classes
+                                         C, estimator.fit_intercept, X.dtype)
+        coef0 = estimator._initial_coef(len(classes), d, estimator._warm(classes))
         if estimator.max_iter == 0:
             coef, n_iter = coef0, 0
         else:
@@ -325,17 +418,16 @@ def fit_dask(estimator, X, y, sample_weight):
                 objective, coef0, tol=estimator.tol, max_iter=estimator.max_iter,
                 verbose=estimator.verbose)
     finally:
-        client.cancel(states)
-    estimator.__dict__.pop("_stochastic", None)
-    estimator.__dict__.pop("feature_names_in_", None)
-    estimator.classes_ = classes
-    estimator.n_iter_ = n_iter
-    estimator.n_features_in_ = d
-    if names is not None and all(isinstance(c, str) for c in names):
-        estimator.feature_names_in_ = names
+        client.cancel(raw + states)
     W, b = objective.unpack(coef)
-    estimator._set_coef(W, np.zeros(len(classes)) if b is None else b, X.dtype)
-    return estimator
+    estimator.__dict__.pop("feature_names_in_", None)    # as validate_data with reset
+    fitted = {"classes_": classes, "n_iter_": np.array([n_iter], dtype=np.int32),
+              "n_features_in_": d,
+              **estimator._coef_attributes(W, np.zeros(len(classes)) if b is None else b,
+                                           X.dtype)}
+    if names is not None and all(isinstance(c, str) for c in names):
+        fitted["feature_names_in_"] = names
+    return fitted
 
 
 # -- prediction -------------------------------------------------------------
@@ -378,24 +470,30 @@ def _calibration_chunk(S, y, sw, kind, classes):
     if kind == "probabilities":
         _check_probabilities(S)
     if sw is not None:
-        sw = np.asarray(sw, dtype=np.float64)
-        if not np.all(np.isfinite(sw)) or (sw < 0).any():
-            raise ValueError("Negative or non-finite values in sample_weight.")
+        sw = _checked_weights(sw)
     return _to_logits(S, kind), column_index(classes, np.asarray(y)), sw
 
 
+def _chunk_spread(chunk, k=0):
+    """Largest within-row spread of a chunk's logits times ``2**k``."""
+    from ._calibration import _largest_spread
+
+    logits, _, sw = chunk
+    return _largest_spread(np.ldexp(logits, k) if k else logits, sw,
+                           n_threads_from_n_jobs(None))
+
+
+def _scaled_chunk(chunk, k):
+    logits, y_enc, sw = chunk
+    return np.ldexp(logits, k), y_enc, sw
+
+
 def _calibration_info(chunk):
-    """``(rows, weight, largest spread, separable)`` of a chunk."""
+    """``(weight, separable)`` of a chunk."""
     from ._calibration import _is_separable
-    from ._loss import SoftmaxLoss
 
     logits, y_enc, sw = chunk
-    spread = np.empty(len(y_enc))
-    SoftmaxLoss().row_spread(logits, spread)
-    if sw is not None:
-        spread = spread[sw > 0]
-    return (len(y_enc), len(y_enc) if sw is None else float(sw.sum()),
-            float(spread.max()) if spread.size else 0.0, _is_separable(logits, y_enc, sw))
+    return len(y_enc) if sw is None else float(sw.sum()), _is_separable(logits, y_enc, sw)
 
 
 def _chunk_temperature_nll(chunk, beta):
@@ -413,10 +511,11 @@ def _looks_like_probabilities_chunk(S):
 
 def fit_temperature_dask(calibrator, scores, y, sample_weight):
     """``TemperatureCalibrator.fit`` on dask scores: the chunks' NLL and its
-    derivatives in ``beta`` are summed by a map-reduce per Newton step."""
+    derivatives in ``beta`` are summed on the workers per Newton step, in the
+    rescaled variable of the in-memory fit (note 6)."""
     from dask import delayed
 
-    from ._calibration import search_temperature
+    from ._calibration import _rescale_exponent, _unit_beta, search_temperature
 
     client = _get_client()
     S, _ = _as_array(scores, "scores")
@@ -425,7 +524,7 @@ def fit_temperature_dask(calibrator, scores, y, sample_weight):
     S, _ = _prepare_X(S)
     y = _rows_like(y, S, "y")
     sw = _rows_like(sample_weight, S, "sample_weight")
-    labels, _ = _label_pass(y)
+    labels = _label_pass(y)
     check_classification_targets(labels)
     n, n_cols = S.shape
     s_blocks = S.to_delayed().ravel()
@@ -442,22 +541,31 @@ def fit_temperature_dask(calibrator, scores, y, sample_weight):
         if rows])
     try:
         info = client.gather(client.map(_calibration_info, chunks, pure=False))
-        total_w = sum(i[1] for i in info)
+        total_w = sum(i[0] for i in info)
         if not total_w > 0:
             raise ValueError("The sample weights sum to zero; there is nothing to fit.")
-        scale = max(i[2] for i in info)
-        if not np.isfinite(scale):
-            raise ValueError("The scores' row spread overflows; rescale the scores "
-                             "(or calibrate them in memory).")
-        def evaluate(beta):
-            return tuple(_tree_sum(client, _chunk_temperature_nll, chunks, float(beta))[1])
 
-        fit = search_temperature(evaluate, n, scale, lambda: all(i[3] for i in info))
+        def spread_at(k):
+            return max(client.gather(client.map(_chunk_spread, chunks, k=k, pure=False)))
+
+        spread = spread_at(0)
+        k = _rescale_exponent(spread, spread_at)
+        if k:
+            # the unscaled chunks are released (not cancelled: so would be their dependents)
+            chunks = client.map(_scaled_chunk, chunks, k=k, pure=False)
+            spread = spread_at(0)
+        sums = _ChunkSums(client, chunks)
+
+        def evaluate(beta):
+            return tuple(sums(_chunk_temperature_nll, float(beta))[1])
+
+        fit = search_temperature(evaluate, n, spread, lambda: all(i[1] for i in info),
+                                 beta0=_unit_beta(k))
     finally:
         client.cancel(chunks)
     calibrator.n_features_in_ = n_cols
     calibrator.__dict__.pop("feature_names_in_", None)
-    return calibrator._set_fit(kind, classes, fit, 1.0, total_w)
+    return calibrator._set_fit(kind, classes, fit, k, total_w)
 
 
 def _transform_block(block, calibrator):
@@ -483,11 +591,11 @@ def transform_dask(calibrator, scores):
 
 # -- calibration metrics ----------------------------------------------------
 def _chunk_bin_sums(y_true, P, w, labels, edges, kind, pos_label):
-    from .metrics import _bin_sums, _check_inputs, _group_columns
+    from .metrics import _bin_sums, _binned_groups, _check_inputs
 
     y_true, P, w, labels = _check_inputs(y_true, P, w, labels)
     return np.stack([_bin_sums(conf, correct, w, edges)
-                     for conf, correct in _group_columns(y_true, P, labels, kind, pos_label)])
+                     for conf, correct in _binned_groups(y_true, P, labels, kind, pos_label)])
 
 
 def calibration_bin_sums_dask(y_true, y_prob, sample_weight, labels, n_bins, strategy, kind,
@@ -512,7 +620,7 @@ def calibration_bin_sums_dask(y_true, y_prob, sample_weight, labels, n_bins, str
     y_true = _rows_like(y_true, P, "y_true")
     w = _rows_like(sample_weight, P, "sample_weight")
     if labels is None:
-        labels, _ = _label_pass(y_true)
+        labels = _label_pass(y_true)
     else:
         labels = np.sort(np.asarray(labels))
     edges = np.linspace(0.0, 1.0, n_bins + 1)

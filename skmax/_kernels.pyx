@@ -53,19 +53,27 @@ Design
    and per block of rows ``gemm`` (logits), the row function, ``gemm``
    (``G.T @ Xb`` while ``Xb`` is cached). It stays in this module, beside the
    row loops it drives, rather than in a sibling: it is the loss's loop over
-   ``X`` and shares their row functions and checks. ``sgemm``/``dgemm`` come
+   ``X`` and shares their row functions and checks. ``sgemm``/``dgemm`` come,
+   through ``skmax/_blas.pyx``,
    from scipy's ``cython_blas`` capsules, read at import, so scipy is not
    needed to build. A Python loop over numpy calls lost a large share of each
    sweep to GIL hand-offs (measured once, in ``docs/benchmarks.md``, "The
    compiled sweep"); in C, blocks can be as short as the tall-skinny products
    run fastest on.
+8. Prediction (``predict_dense``) is the same loop without a gradient: OpenMP
+   over blocks of rows, ``gemm`` straight into the output's rows, the row
+   function in place; ``predict`` keeps only each row's argmax, from one
+   logit block per thread. So memory is the output plus a block per thread,
+   for any K. Sparse ``X`` gets its products from scipy.sparse and its rows
+   from ``predict_logits``. Each row reports whether its logits were finite:
+   the caller recomputes an overflowed row exactly (``skmax/_prediction.py``).
 """
 
 from cython.parallel cimport parallel, prange, threadid
 from libc.stdlib cimport free, malloc
 from libc.string cimport memset
-from cpython.pycapsule cimport PyCapsule_GetName, PyCapsule_GetPointer
 
+from ._blas cimport gemm
 from ._row_kernels cimport (
     LossParams, SKMAX_HAS_OPENMP, SKMAX_MAX_THREADS, _cache_lines, _row_hessp,
     _row_loss_grad, _row_softmax, _scratch, floating, skmax_has_avx2,
@@ -185,40 +193,15 @@ def hessp(
 # Dense sweeps: the whole blocked loop of one evaluation in C (note 7)
 # ---------------------------------------------------------------------------
 
-ctypedef void (*_sgemm_t)(char*, char*, int*, int*, int*, float*, const float*, int*,
-                          const float*, int*, float*, float*, int*) noexcept nogil
-ctypedef void (*_dgemm_t)(char*, char*, int*, int*, int*, double*, const double*, int*,
-                          const double*, int*, double*, double*, int*) noexcept nogil
-
-cdef _sgemm_t _sgemm = NULL
-cdef _dgemm_t _dgemm = NULL
-
-
-def _load_blas():
-    """Take sgemm/dgemm from scipy's BLAS at import, as ``cimport
-    scipy.linalg.cython_blas`` would, but without needing scipy to build."""
-    global _sgemm, _dgemm
-    from scipy.linalg import cython_blas
-
-    capi = cython_blas.__pyx_capi__
-    _sgemm = <_sgemm_t> PyCapsule_GetPointer(capi["sgemm"], PyCapsule_GetName(capi["sgemm"]))
-    _dgemm = <_dgemm_t> PyCapsule_GetPointer(capi["dgemm"], PyCapsule_GetName(capi["dgemm"]))
-
-
-_load_blas()
-
-
 cdef inline void _gemm(
     char* transa, char* transb, int m, int n, int k,
     const floating* a, int lda, const floating* b, int ldb,
     floating beta, floating* c, int ldc,
 ) noexcept nogil:
-    """Column-major ``c = op(a) @ op(b) + beta c`` (Fortran BLAS convention)."""
+    """Column-major ``c = op(a) @ op(b) + beta c`` (Fortran BLAS convention),
+    through the one BLAS loader of ``skmax/_blas.pyx``."""
     cdef floating one = 1.0
-    if floating is float:
-        _sgemm(transa, transb, &m, &n, &k, &one, a, &lda, b, &ldb, &beta, c, &ldc)
-    else:
-        _dgemm(transa, transb, &m, &n, &k, &one, a, &lda, b, &ldb, &beta, c, &ldc)
+    gemm(transa, transb, m, n, k, one, a, lda, b, ldb, beta, c, ldc)
 
 
 cdef struct SweepConfig:
@@ -309,7 +292,11 @@ def dense_sweep(
     double gamma=0.0,
     int n_threads=1,
 ):
-    """One pass over dense ``X``, chunk by chunk (one thread each), block by block.
+    """One pass over dense ``X``, chunk by chunk, block by block.
+
+    The chunks are handed to the ``n_threads`` threads as they come free
+    (dynamic schedule): a thread sharing its core with another process takes
+    fewer of them (see ``_objective.py``, note 1).
 
     Loss (``hessian=False``): returns ``sum_i sw_i l_i`` and fills ``acc_W[c] =
     G.T @ X`` (``G`` the weighted logit gradients of chunk ``c``) and ``acc_b[c] =
@@ -344,7 +331,7 @@ def dense_sweep(
     if has_b and b.shape[0] != K or acc_b is not None and acc_b.shape[0] != n_chunks:
         raise ValueError("b must have K entries and acc_b n_chunks rows")
     with nogil:
-        for c in prange(n_chunks, schedule="static", chunksize=1, num_threads=n_threads):
+        for c in prange(n_chunks, schedule="dynamic", chunksize=1, num_threads=n_threads):
             L = <floating*> malloc(block_rows * K * sizeof(floating))
             # float32 only: the block's G.T @ Xb before its float64 sum
             T = <floating*> malloc(K * d * sizeof(floating) + 64) if floating is float else NULL
@@ -366,3 +353,154 @@ def dense_sweep(
     for c in range(n_chunks):
         total += values[c]
     return total
+
+
+# ---------------------------------------------------------------------------
+# Prediction: logits, probabilities or labels of a linear model (note 8)
+# ---------------------------------------------------------------------------
+
+# what a prediction kernel writes for each row (skmax._prediction names them)
+cdef enum:
+    PREDICT_DECISION = 0    # the logits times 1 / T
+    PREDICT_PROBA = 1       # softmax(logits / T)
+    PREDICT_LOG_PROBA = 2   # its log
+    PREDICT_LABEL = 3       # index of the largest logit
+
+
+cdef inline bint _row_finite(const floating* a, int K) noexcept nogil:
+    """Whether a row holds only finite values (x - x is NaN for inf and NaN;
+    a sum without branches, which vectorises)."""
+    cdef int k
+    cdef floating s = 0.0
+    for k in range(K):
+        s = s + (a[k] - a[k])
+    return s == 0.0
+
+
+cdef inline Py_ssize_t _row_argmax(const floating* a, int K) noexcept nogil:
+    """Index of the first maximal entry of a row of finite values."""
+    cdef int k, kmax = 0
+    cdef floating amax = a[0]
+    for k in range(1, K):
+        if a[k] > amax:
+            amax = a[k]
+            kmax = k
+    return kmax
+
+
+cdef inline void _predict_rows(
+    floating* L,            # IN: m x K logits (intercept added); OUT for the first three kinds
+    int m,
+    int K,
+    int kind,
+    double inv_T,
+    Py_ssize_t* labels,     # OUT (PREDICT_LABEL only): m indices
+    unsigned char* bad,     # OUT: 1 where a row's logits are not all finite
+    double* buf,            # scratch: 2 K
+) noexcept nogil:
+    cdef int i, k
+    cdef floating* row
+    for i in range(m):
+        row = L + <Py_ssize_t> i * K
+        bad[i] = not _row_finite(row, K)
+        if kind == PREDICT_LABEL:
+            labels[i] = _row_argmax(row, K)
+        elif kind == PREDICT_DECISION:
+            if inv_T != 1.0:
+                for k in range(K):
+                    row[k] = <floating> (row[k] * inv_T)
+        else:
+            _row_softmax(row, buf, buf + K, K, inv_T, kind == PREDICT_LOG_PROBA)
+
+
+def predict_logits(
+    floating[:, ::1] logits,           # IN: logits X @ W.T without intercept (kind 3: OUT, scratch)
+    const floating[::1] b,             # IN: K intercepts
+    floating[:, ::1] out,              # OUT (kinds 0-2): n x K rows, may be ``logits`` itself
+    Py_ssize_t[::1] labels,            # OUT (kind 3): n indices
+    unsigned char[::1] bad,            # OUT: 1 where a row's logits are not all finite
+    *,
+    int kind,
+    double inv_T=1.0,
+):
+    """The rows of a prediction from precomputed logits (the sparse path: the
+    product comes from scipy.sparse); one thread, no GIL."""
+    cdef Py_ssize_t i, n = logits.shape[0]
+    cdef int K = <int> logits.shape[1], k
+    cdef bint label = kind == PREDICT_LABEL
+    cdef floating* dst
+    cdef double* buf
+    if b.shape[0] != K or bad.shape[0] != n or (label and labels.shape[0] != n) or (
+            not label and (out.shape[0] != n or out.shape[1] != K)):
+        raise ValueError("b, out, labels and bad must match the logits")
+    if n == 0:
+        return
+    dst = &logits[0, 0] if label else &out[0, 0]
+    buf = <double*> malloc(2 * K * sizeof(double) + 64)
+    if buf == NULL:
+        raise MemoryError("no memory for the prediction's row buffer")
+    with nogil:
+        for i in range(n):
+            for k in range(K):
+                dst[i * K + k] = logits[i, k] + b[k]
+        _predict_rows(dst, <int> n, K, kind, inv_T, &labels[0] if label else NULL,
+                      &bad[0], buf)
+    free(buf)
+
+
+def predict_dense(
+    const floating[:, ::1] X,          # IN: n x d
+    const floating[:, ::1] W,          # IN: K x d
+    const floating[::1] b,             # IN: K intercepts
+    floating[:, ::1] out,              # OUT (kinds 0-2): n x K, or None
+    Py_ssize_t[::1] labels,            # OUT (kind 3): n indices, or None
+    unsigned char[::1] bad,            # OUT: 1 where a row's logits are not all finite
+    *,
+    int kind,
+    double inv_T=1.0,
+    int block_rows,
+    int n_threads=1,
+):
+    """A whole prediction over dense ``X`` in one GIL-free call: OpenMP over
+    blocks of rows; per block, ``gemm`` writes the logits straight into the
+    block's rows of ``out`` (labels: into the thread's own block) and the row
+    function finishes them in place."""
+    cdef Py_ssize_t n = X.shape[0], n_blocks, blk, start
+    cdef int d = <int> X.shape[1], K = <int> W.shape[0], m, i, k
+    cdef bint label = kind == PREDICT_LABEL
+    cdef floating* L
+    cdef floating* block
+    cdef double* buf
+    cdef int[::1] failed = np.zeros(1, dtype=np.intc)   # set by any thread that failed
+    if W.shape[1] != d or b.shape[0] != K or bad.shape[0] != n or (
+            label and (labels is None or labels.shape[0] != n)) or (
+            not label and (out is None or out.shape[0] != n or out.shape[1] != K)):
+        raise ValueError("W, b, out, labels and bad must match X")
+    if block_rows < 1:
+        raise ValueError("block_rows must be at least 1")
+    if n == 0 or K == 0:
+        return
+    n_blocks = (n + block_rows - 1) // block_rows
+    buf, block = NULL, NULL     # Cython makes them firstprivate: give them a value to copy
+    with nogil, parallel(num_threads=n_threads):
+        buf = <double*> malloc(2 * K * sizeof(double) + 64)
+        block = <floating*> malloc(block_rows * K * sizeof(floating)) if label else NULL
+        if buf == NULL or (label and block == NULL):
+            failed[0] = 1
+        else:
+            for blk in prange(n_blocks, schedule="static"):
+                start = blk * block_rows
+                m = <int> min(<Py_ssize_t> block_rows, n - start)
+                L = block if label else &out[start, 0]
+                # L = Xb @ W.T + b: column-major L.T (K x m) = W (K x d) @ Xb.T
+                for i in range(m):
+                    for k in range(K):
+                        L[i * K + k] = b[k]
+                if d > 0:
+                    _gemm("T", "N", K, m, d, &W[0, 0], d, &X[start, 0], d, 1.0, L, K)
+                _predict_rows(L, m, K, kind, inv_T, &labels[start] if label else NULL,
+                              &bad[start], buf)
+        free(buf)
+        free(block)
+    if failed[0]:
+        raise MemoryError("no memory for the prediction's block buffers")

@@ -8,10 +8,14 @@ scikit-learn's ``LogisticRegression``, so ``tol`` means the same for both).
 
 How an evaluation runs:
 
-1. The rows are split into contiguous chunks, one per thread; each chunk has
-   its own float64 gradient accumulators, which are summed at the end (no
+1. The rows are split into contiguous chunks; each chunk has its own float64
+   gradient accumulators, which are summed at the end in chunk order (no
    locks, deterministic for a fixed thread count). The thread count follows
-   the small-block rule of ``skmax/_threads.py``.
+   the small-block rule of ``skmax/_threads.py``. With several threads there
+   are ``_CHUNKS_PER_THREAD`` chunks per thread, handed out as threads come
+   free: a thread whose core is shared with another process then takes fewer
+   chunks, where one chunk per thread made every evaluation wait for the
+   slowest core (twice as slow with one core busy; ``bench_contention.py``).
 2. Dense ``X``: one compiled call (``_kernels.dense_sweep``, OpenMP over the
    chunks, no GIL; the loss supplies its parameters through
    ``SoftmaxLoss.kernel_params``) walks each chunk in blocks of rows: logits
@@ -39,6 +43,9 @@ How an evaluation runs:
    copy: a zero column adds nothing to the logits, and its gradient and
    Hessian are the penalty's alone, which :meth:`SoftmaxObjective._penalised`
    adds for all of ``W``.
+7. ``low_memory=True`` makes neither copy of notes 5 and 6 (the compacted
+   ``X`` and the float32 ``X``), for fits near the memory limit: slower
+   evaluations, no working copy of ``X``.
 
 Measured speeds live in ``docs/benchmarks.md``.
 """
@@ -54,6 +61,9 @@ from ._threads import limit_blas_threads, threads_for
 # Target bytes of one block of X rows (plus its logits): about half of a
 # per-core L2 cache, so the second GEMM finds the block still cached.
 _BLOCK_BYTES = 1 << 19
+
+# Chunks per thread when several threads share the rows (note 1).
+_CHUNKS_PER_THREAD = 4
 
 # Rows per block where d >= K (note 2): OpenBLAS's sgemm and dgemm run these
 # tall-skinny blocks fastest at a few dozen rows.
@@ -99,13 +109,14 @@ class SoftmaxObjective:
     fit_intercept : bool
     block_rows : int or None, rows per dense block (None: see ``_block_rows``)
     n_threads : int, worker threads over row chunks
+    low_memory : bool, no working copy of ``X`` (note 7)
 
     Use it as a context manager: ``with SoftmaxObjective(...) as obj: ...``
     (outside a ``with`` block it runs serially with the caller's BLAS threads).
     """
 
     def __init__(self, X, y, sample_weight, n_classes, loss, C=1.0, fit_intercept=True,
-                 block_rows=None, n_threads=1):
+                 block_rows=None, n_threads=1, low_memory=False):
         self.X = X
         self.y = np.ascontiguousarray(y, dtype=np.int32)
         self.sample_weight = np.ascontiguousarray(sample_weight, dtype=np.float64)
@@ -120,8 +131,10 @@ class SoftmaxObjective:
         self.scale = 1.0 / self.sample_weight.sum()
         # a row costs about (d + 8 K) / 16 logit entries' worth of kernel work
         self.n_threads = threads_for(n_threads, n * (d + 8 * n_classes) // 16)
+        self.low_memory = bool(low_memory)
         # chunk c is rows [bounds[c], bounds[c + 1]) (intp: the compiled sweep's type)
-        self._bounds = bounds = np.linspace(0, n, self.n_threads + 1).astype(np.intp)
+        n_chunks = self.n_threads * _CHUNKS_PER_THREAD if self.n_threads > 1 else 1
+        self._bounds = bounds = np.linspace(0, n, n_chunks + 1).astype(np.intp)
         self._chunks = [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
         if self.sparse:
             self.X = X = X.tocsr()
@@ -130,7 +143,7 @@ class SoftmaxObjective:
             self._columns = None
         else:
             # indices of the columns the products use (note 6); None: all
-            self._columns = _nonzero_columns(X)
+            self._columns = None if self.low_memory else _nonzero_columns(X)
             if self._columns is not None:
                 self.X = X = X.take(self._columns, axis=1)
             self.X = X = np.ascontiguousarray(X)    # the compiled sweep reads rows
@@ -208,6 +221,10 @@ class SoftmaxObjective:
             np.multiply(grad_b, self.scale, out=gb)
         return grad
 
+    def _penalised_value(self, total, W64):
+        """Scaled objective from the sum of the rows' values ``total``."""
+        return self.scale * (total + 0.5 * self.l2 * float(np.dot(W64.ravel(), W64.ravel())))
+
     # -- evaluations ------------------------------------------------------
     def _sweep(self, W, b, X, proba, hessian, sparse_row_op):
         """``(sum of row values, G.T @ X, G.sum(0))`` over all rows, ``G`` the
@@ -228,7 +245,7 @@ class SoftmaxObjective:
             value = _kernels.dense_sweep(
                 X, None if zero_W else W, b, self.y, self.sample_weight, proba, acc_W, acc_b,
                 self._bounds, block_rows=self.block_rows, hessian=hessian,
-                n_threads=n_chunks if self._executor is not None else 1,
+                n_threads=self.n_threads if self._executor is not None else 1,
                 **self.loss.kernel_params(hessian))
             return value, acc_W.sum(axis=0), None if acc_b is None else acc_b.sum(axis=0)
 
@@ -272,8 +289,7 @@ class SoftmaxObjective:
         self._proba_at = coef.copy() if keep_proba else None
         self._proba32 = None
         W64, _ = self.unpack(coef)
-        value = self.scale * (total + 0.5 * self.l2 * float(np.dot(W64.ravel(), W64.ravel())))
-        return value, self._penalised(W64, grad_W, grad_b)
+        return self._penalised_value(total, W64), self._penalised(W64, grad_W, grad_b)
 
     def _float32_copy(self):
         """Dense float32 copy of ``X``, each worker converting its own chunk (the

@@ -8,7 +8,7 @@ design note of ``skmax/_kernels.pyx`` for the formulas and the reasons.
 """
 
 from libc.float cimport DBL_MAX, FLT_MAX
-from libc.math cimport log1p, pow
+from libc.math cimport NAN, log1p, pow
 from libc.stdlib cimport malloc
 from libc.string cimport memset
 
@@ -24,6 +24,16 @@ cdef extern from "_fast_exp.h":
     void skmax_exp_array(const double* d, double* e, int K) noexcept nogil
     double skmax_sum_rest(double* e, int K, int skip) noexcept nogil
     int skmax_has_avx2() noexcept nogil
+    int skmax_shift_exp_f64(const double* a, double* d, double* e, int K, double inv_T,
+                            double* s_rest) noexcept nogil
+    int skmax_shift_exp_f32(const float* a, double* d, double* e, int K, double inv_T,
+                            double* s_rest) noexcept nogil
+    int skmax_hessp_f64(double* v, const double* p, int K, double scale) noexcept nogil
+    int skmax_hessp_f32(float* v, const float* p, int K, double scale) noexcept nogil
+    int skmax_scale_store_f64(const double* e, double* out, int K, double mul, double off,
+                              double scale) noexcept nogil
+    int skmax_scale_store_f32(const double* e, float* out, int K, double mul, double off,
+                              double scale) noexcept nogil
 
 
 cdef struct LossParams:
@@ -33,26 +43,65 @@ cdef struct LossParams:
     double gamma    # focal exponent
 
 
+cdef inline void _row_shift_special(
+    const floating* a,  # IN: K raw logits, some NaN, or an infinite max
+    double* d,          # OUT: 0 at the maxima, -DBL_MAX elsewhere; or all NaN
+    double* e,          # OUT: exp(d_k)
+    int K,
+    double* s_rest,     # OUT: sum of e_k over all entries but the first maximal one
+) noexcept nogil:
+    """The limit of a row whose max is infinite; a row holding a NaN is NaN."""
+    cdef int k, kmax = 0
+    for k in range(K):
+        if a[k] != a[k]:
+            for k in range(K):
+                d[k] = NAN
+                e[k] = NAN
+            s_rest[0] = NAN
+            return
+        if a[k] > a[kmax]:
+            kmax = k
+    for k in range(K):
+        d[k] = 0.0 if a[k] == a[kmax] else -DBL_MAX
+    skmax_exp_array(d, e, K)
+    s_rest[0] = skmax_sum_rest(e, K, kmax)
+
+
 cdef inline void _row_shift_exp(
     const floating* a,  # IN: K raw logits
-    double* d,          # OUT: (a_k - max) / T, clipped to >= -DBL_MAX
-    double* e,          # OUT: exp(d_k)
+    double* d,          # OUT: (a_k - max) / T, clipped to >= -DBL_MAX (NaN rows: NaN)
+    double* e,          # OUT: exp(d_k) (NaN rows: NaN)
     int K,
     double inv_T,
     double* s_rest,     # OUT: sum of e_k over all entries but one maximal one
 ) noexcept nogil:
-    """Shift by the row max, scale by 1/T and exponentiate."""
-    cdef int k, kmax = 0
-    cdef double amax = a[0], dk
-    for k in range(1, K):
-        if a[k] > amax:
-            amax = a[k]
-            kmax = k
-    for k in range(K):
-        dk = (<double> a[k] - amax) * inv_T
-        d[k] = dk if dk > -DBL_MAX else -DBL_MAX    # a_k - max may overflow to -inf
-    skmax_exp_array(d, e, K)
-    s_rest[0] = skmax_sum_rest(e, K, kmax)
+    """Shift by the row max, scale by 1/T and exponentiate (one dispatched
+    SIMD pass each, ``_fast_exp.h``).
+
+    Non-finite logits take their limits: with ``+inf`` entries the row shares
+    its mass among them, a row of ``-inf`` is uniform, and a NaN anywhere makes
+    the whole row NaN (never a row of zeros)."""
+    cdef int kmax
+    if floating is float:
+        kmax = skmax_shift_exp_f32(a, d, e, K, inv_T, s_rest)
+    else:
+        kmax = skmax_shift_exp_f64(a, d, e, K, inv_T, s_rest)
+    if kmax < 0:
+        _row_shift_special(a, d, e, K, s_rest)
+
+
+cdef inline void _row_scale_store(
+    const double* e,    # IN: K values
+    floating* out,      # OUT: scale * (e_k * mul - off), in the row's dtype
+    int K,
+    double mul,
+    double off,
+    double scale,
+) noexcept nogil:
+    if floating is float:
+        skmax_scale_store_f32(e, out, K, mul, off, scale)
+    else:
+        skmax_scale_store_f64(e, out, K, mul, off, scale)
 
 
 cdef inline double _row_loss_grad(
@@ -80,10 +129,8 @@ cdef inline double _row_loss_grad(
                 dsum = dsum + d[k]
         loss = log_s - (1.0 - eps) * d[y] - off * dsum
         if p != NULL:
-            for k in range(K):
-                p[k] = <floating> (e[k] * inv_s)
-        for k in range(K):
-            a[k] = <floating> (scale * (e[k] * inv_s - off))
+            _row_scale_store(e, p, K, inv_s, 0.0, 1.0)
+        _row_scale_store(e, a, K, inv_s, off, scale)
         a[y] = <floating> (scale * (e[y] * inv_s - off - (1.0 - eps)))
         return loss
     # focal term: u_k = q_k (1 - p_k)^gamma (1 - gamma p_k log(p_k) / (1 - p_k))
@@ -127,11 +174,9 @@ cdef inline void _row_softmax(
         log_s = log1p(s_rest)
         for k in range(K):
             v = d[k] - log_s
-            a[k] = <floating> (v if v > lo else lo)
+            a[k] = <floating> (lo if v < lo else v)    # NaN stays NaN
     else:
-        inv_s = 1.0 / (1.0 + s_rest)
-        for k in range(K):
-            a[k] = <floating> (e[k] * inv_s)
+        _row_scale_store(e, a, K, 1.0 / (1.0 + s_rest), 0.0, 1.0)
 
 
 cdef inline void _row_hessp(
@@ -140,12 +185,11 @@ cdef inline void _row_hessp(
     int K,
     double scale,       # sw / T^2
 ) noexcept nogil:
-    cdef int k
-    cdef double pv = 0.0
-    for k in range(K):
-        pv = pv + <double> p[k] * v[k]
-    for k in range(K):
-        v[k] = <floating> (scale * p[k] * (v[k] - pv))
+    """``v = scale * p * (v - <p, v>)`` (dispatched SIMD, ``_fast_exp.h``)."""
+    if floating is float:
+        skmax_hessp_f32(v, p, K, scale)
+    else:
+        skmax_hessp_f64(v, p, K, scale)
 
 
 cdef inline size_t _cache_lines(size_t nbytes) nogil:

@@ -22,6 +22,12 @@ class weights reweight the loss, not the data distribution, and are left out):
 ``'log_uniform'``
     Zipf over the frequency rank ``r_k`` (0 for the most frequent class, ties
     broken by class index): ``Q_k = log((r_k + 2) / (r_k + 1)) / log(K + 1)``.
+
+The proposal is built in log space: ``(counts_k + 1) ** power`` overflows
+float64 from ``power`` of about 60 on counts of a million, and the normalised
+``Q`` then became NaN (the sampled loss turned 0 and nothing was learnt). The
+logQ correction is read from ``log Q`` itself, so it stays finite for a class
+whose ``Q_k`` underflows to 0.
 """
 
 import numpy as np
@@ -43,19 +49,22 @@ class CandidateSampler:
         counts = np.asarray(counts, dtype=np.float64)
         K = counts.shape[0]
         if kind == "uniform":
-            q = np.full(K, 1.0 / K)
+            log_q = np.zeros(K)
         elif kind == "unigram":
-            q = (counts + 1.0) ** float(power)
+            log_q = float(power) * np.log1p(counts)
         elif kind == "log_uniform":
             order = np.argsort(-counts, kind="stable")
             rank = np.empty(K, dtype=np.float64)
             rank[order] = np.arange(K)
-            q = np.log((rank + 2.0) / (rank + 1.0)) / np.log(K + 1.0)
+            log_q = np.log(np.log1p(1.0 / (rank + 1.0)))
         else:
             raise ValueError(f"Unknown sampler {kind!r}; expected one of {SAMPLERS}.")
         self.kind = kind
         self.n_classes = K
-        self.q = q / q.sum()
+        # normalised in log space (logsumexp), so no power of the counts overflows
+        log_q -= log_q.max()
+        self.log_q = log_q - np.log(np.exp(log_q).sum())
+        self.q = np.exp(self.log_q)
         self._cdf = np.cumsum(self.q)
         self._cdf[-1] = 1.0
 
@@ -70,5 +79,5 @@ class CandidateSampler:
         """Distinct candidates (sorted) and their logQ correction
         ``log(n_sampled * q_k / count_k)``."""
         cand, count = np.unique(self.sample(n_sampled, rng), return_counts=True)
-        log_q = np.log(n_sampled * self.q[cand]) - np.log(count)
+        log_q = np.log(n_sampled) + self.log_q[cand] - np.log(count)
         return cand, log_q

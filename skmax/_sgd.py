@@ -33,14 +33,18 @@ costs ``O(batch x touched classes x touched features)``, never ``O(K d)``.
   is a scalar update of ``alpha`` (the trick of scikit-learn's SGD), so the
   stochastic gradient is that of ``L_B`` above for all of ``W``.
 * ``'adam'``: the moments and the penalty gradient ``lambda W`` are updated
-  only on the touched block ("lazy Adam", as TensorFlow's ``LazyAdam``). With
-  dense ``X`` and the full softmax every entry is touched and this is exact
-  Adam on ``L_B``; otherwise an entry is shrunk only in the steps that touch it,
-  so rarely touched rows are penalised less than ``lambda`` -- an
-  approximation of the objective, documented in ``docs/sampled_softmax.md``.
+  only on the touched block ("lazy Adam", as TensorFlow's ``LazyAdam``), but an
+  entry first catches up the steps it skipped as dense Adam would have made
+  them with a zero loss gradient (moments decayed, momentum carried on; the
+  closed form is note 5 of ``_minibatch_kernels.pyx``), so a rarely drawn
+  class moves as far per touch as under dense Adam. With dense ``X`` and the
+  full softmax every entry is touched and this is exact Adam on ``L_B``;
+  otherwise an entry is shrunk only in the steps that touch it, so rarely
+  touched rows are penalised less than ``lambda`` -- an approximation of the
+  objective, documented in ``docs/sampled_softmax.md``.
 """
 
-import warnings
+import time
 
 import numpy as np
 import scipy.sparse as sp
@@ -48,12 +52,33 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 
-from ._minibatch_kernels import adam_block_t, axpy_block_t, gather_block_t
+from ._minibatch_kernels import (
+    adam_block_t,
+    adam_catch_up_table,
+    axpy_block_t,
+    gather_block_t,
+    sampled_step,
+)
 from ._prediction import predict_index
 from ._sampling import CandidateSampler
 from ._threads import limit_blas_threads, threads_for
+from ._warnings import warn
 
 _BETA1, _BETA2, _ADAM_EPS = 0.9, 0.999, 1e-8
+_ADAM_CATCH_UP = adam_catch_up_table(_BETA1, _BETA2)
+
+# What a solver needs to continue (partial_fit) besides its random streams and
+# history: kept by the estimator as arrays and plain values only, so that a
+# fitted model persists (skops) without trusting private types.
+_STATE_FIELDS = ("solver", "V", "b", "alpha", "t", "fit_intercept", "counts",
+                 "mW", "vW", "mb", "vb", "last_W", "last_b")
+
+
+def _generator(saved):
+    """A numpy Generator in the bit-generator state ``saved``."""
+    bit_generator = getattr(np.random, saved["bit_generator"])()
+    bit_generator.state = saved
+    return np.random.Generator(bit_generator)
 
 
 class StochasticSolver:
@@ -95,6 +120,9 @@ class StochasticSolver:
             self.vW = np.zeros(self.V.shape, dtype=self.dtype)
             self.mb = np.zeros_like(self.b)
             self.vb = np.zeros_like(self.b)
+            # step of each entry's last update, for the lazy catch-up
+            self.last_W = np.zeros(self.V.shape, dtype=np.int32)
+            self.last_b = np.zeros(self.b.shape, dtype=np.int32)
 
     # -- parameters -------------------------------------------------------
     @property
@@ -106,6 +134,30 @@ class StochasticSolver:
         if self.alpha == 1.0 and not copy:
             return self.V, self.b.copy()
         return self.alpha * self.V, self.b.copy()
+
+    def state(self):
+        """Everything :meth:`from_state` needs to continue, as arrays and plain
+        values (the arrays are shared with the solver, not copied)."""
+        state = {name: getattr(self, name) for name in _STATE_FIELDS if hasattr(self, name)}
+        state.update(
+            alpha=float(self.alpha), t=int(self.t), dtype=self.dtype.name,
+            rngs=[rng.bit_generator.state for rng in (self.shuffle_rng, self.sample_rng)],
+            history=self.history.as_dict(),
+        )
+        return state
+
+    @classmethod
+    def from_state(cls, state):
+        """The solver that :meth:`state` described, sharing its arrays; the
+        hyper-parameters come from :func:`configure_solver`."""
+        solver = cls.__new__(cls)
+        for name in _STATE_FIELDS:
+            if name in state:
+                setattr(solver, name, state[name])
+        solver.dtype = np.dtype(state["dtype"])
+        solver.shuffle_rng, solver.sample_rng = map(_generator, state["rngs"])
+        solver.history = EpochHistory.from_dict(state["history"])
+        return solver
 
     def _normalise_scale(self):
         if self.alpha != 1.0:
@@ -124,6 +176,34 @@ class StochasticSolver:
         Xc = sp.csr_matrix((Xb.data, inv.astype(np.int32), Xb.indptr),
                            shape=(Xb.shape[0], F.shape[0]))
         return F, Xc
+
+    def _compiled_sampled_step(self, X, batch, y, sw, lam):
+        """:meth:`step` on dense ``X`` under sampling, in one compiled call
+        (``sampled_step``): the candidates are drawn here, the rest is compiled."""
+        if not float(sw[batch].sum()) > 0:
+            return 0.0
+        cand, log_q = self.sampler.draw(self.n_sampled, self.sample_rng)
+        if not hasattr(self, "_column_of"):   # the kernel's class -> column map
+            self._column_of = np.full(self.n_classes, -1, dtype=np.intc)
+        adam, alpha, sgd_step = None, self.alpha, 0.0
+        if self.solver == "adam":
+            adam = (self.mW, self.vW, self.last_W, self.mb.reshape(-1, 1),
+                    self.vb.reshape(-1, 1), self.last_b.reshape(-1, 1))
+        else:   # the penalty first, as a scale on alpha
+            self._shrink(lam)
+            # the logits use W before the shrink: alpha V / shrink
+            alpha = self.alpha / (1.0 - self.learning_rate * lam)
+            sgd_step = -self.learning_rate / self.alpha
+        self.t += 1
+        n_threads = threads_for(self.loss.n_threads,
+                                batch.shape[0] * (batch.shape[0] + cand.shape[0]))
+        return sampled_step(
+            X, batch, y, sw, cand.astype(np.intp), log_q, self.V,
+            self.b.reshape(-1, 1) if self.fit_intercept else None, adam, _ADAM_CATCH_UP,
+            self._column_of, alpha=alpha, sgd_step=sgd_step, lam=lam, lr=self.learning_rate,
+            t=self.t, beta1=_BETA1, beta2=_BETA2, adam_eps=_ADAM_EPS,
+            remove_accidental_hits=self.remove_accidental_hits, n_threads=n_threads,
+            **self.loss.kernel_params())
 
     def step(self, Xb, yb, swb, lam):
         """One update on the batch; returns ``sum_B s_i l_i`` (the sampled loss
@@ -186,9 +266,6 @@ class StochasticSolver:
             if self.alpha < 1e-6:
                 self._normalise_scale()
 
-    def _adam_lr(self):
-        return self.learning_rate * np.sqrt(1 - _BETA2 ** self.t) / (1 - _BETA1 ** self.t)
-
     def _update_weights(self, rows, cols, gT, lam):
         """Step on the block ``W[rows][:, cols]`` from its loss gradient ``gT``
         (transposed); the penalty ``lam`` as in the module note."""
@@ -197,8 +274,11 @@ class StochasticSolver:
             self._shrink(lam)
             axpy_block_t(self.V, rows, cols, gT, -self.learning_rate / self.alpha, nt)
         else:
-            adam_block_t(self.V, self.mW, self.vW, rows, cols, gT, lam,
-                         self._adam_lr(), _BETA1, _BETA2, _ADAM_EPS, nt)
+            self._adam(self.V, self.mW, self.vW, self.last_W, rows, cols, gT, lam, nt)
+
+    def _adam(self, P, m, v, last, rows, cols, gT, lam, n_threads):
+        adam_block_t(P, m, v, last, rows, cols, gT, _ADAM_CATCH_UP, lam, self.learning_rate,
+                     self.t, _BETA1, _BETA2, _ADAM_EPS, n_threads)
 
     def _update_intercept(self, rows, gb):
         """Step on ``b[rows]`` (unpenalised): the block kernels on ``b`` as one column."""
@@ -206,8 +286,8 @@ class StochasticSolver:
         if self.solver == "sgd":
             axpy_block_t(self.b.reshape(-1, 1), rows, col, gT, -self.learning_rate)
         else:
-            adam_block_t(self.b.reshape(-1, 1), self.mb.reshape(-1, 1), self.vb.reshape(-1, 1),
-                         rows, col, gT, 0.0, self._adam_lr(), _BETA1, _BETA2, _ADAM_EPS)
+            self._adam(self.b.reshape(-1, 1), self.mb.reshape(-1, 1), self.vb.reshape(-1, 1),
+                       self.last_b.reshape(-1, 1), rows, col, gT, 0.0, 1)
 
     # -- epochs -----------------------------------------------------------
     def epoch(self, X, y, sw, batch_size, shuffle, lam):
@@ -215,6 +295,12 @@ class StochasticSolver:
         n = X.shape[0]
         order = self.shuffle_rng.permutation(n) if shuffle else None
         total = 0.0
+        compiled = (not sp.issparse(X) and self.n_sampled is not None
+                    and self.n_sampled < self.n_classes - 1)
+        if compiled:   # the compiled step reads the batch rows itself
+            Xc, yc = np.ascontiguousarray(X), np.ascontiguousarray(y, dtype=np.intc)
+            swc = np.ascontiguousarray(sw, dtype=np.float64)
+            order = np.arange(n) if order is None else order
         # small per-batch BLAS products: one BLAS thread, so BLAS and the
         # OpenMP kernels never compete for the cores (as in SoftmaxObjective)
         with limit_blas_threads():
@@ -224,7 +310,10 @@ class StochasticSolver:
                     idx = slice(start, stop)
                 else:
                     idx = np.sort(order[start:stop]) if sp.issparse(X) else order[start:stop]
-                total += self.step(X[idx], y[idx], sw[idx], lam)
+                if compiled:
+                    total += self._compiled_sampled_step(Xc, order[start:stop], yc, swc, lam)
+                else:
+                    total += self.step(X[idx], y[idx], sw[idx], lam)
         return total
 
     def penalty(self):
@@ -254,6 +343,16 @@ class EpochHistory:
         self.no_improvement_count = 0
         self.n_iter = 0
         self.t = 0
+
+    def as_dict(self):
+        return {name: float(v) if isinstance(v, np.floating) else v
+                for name, v in vars(self).items()}
+
+    @classmethod
+    def from_dict(cls, values):
+        history = cls.__new__(cls)
+        history.__dict__.update(values)
+        return history
 
 
 def batch_size_for(batch_size, n_samples):
@@ -313,22 +412,33 @@ def run_epochs(solver, X, y, sw, n_epochs, *, C, tol, batch_size, shuffle, n_ite
     """Run up to ``n_epochs`` epochs with MLPClassifier's stopping rule, recording
     them in ``solver.history``; with ``validation`` the best weights are kept."""
     history = solver.history
+    if validation is None and history.best_loss is None:
+        # partial_fit after a fit with early stopping: the loss is tracked from here
+        history.best_loss = np.inf
     S = float(sw.sum())
     lam = 0.0 if np.isinf(C) else 1.0 / (C * S)
     batch_size = batch_size_for(batch_size, X.shape[0])
     best = None
+    start = time.perf_counter()
     for _ in range(n_epochs):
-        total = solver.epoch(X, y, sw, batch_size, shuffle, lam)
-        loss = total / S + lam * solver.penalty()
+        with np.errstate(over="ignore", invalid="ignore"):   # reported below
+            total = solver.epoch(X, y, sw, batch_size, shuffle, lam)
+            loss = total / S + lam * solver.penalty()
+        if not np.isfinite(loss):
+            raise ValueError(
+                f"The minibatch solver diverged in epoch {history.n_iter + 1} (the loss "
+                "is not finite): the features are too large for the "
+                f"{solver.dtype.name} arithmetic, or learning_rate_init is too large. "
+                "Scale the data (e.g. with StandardScaler) or lower learning_rate_init.")
         history.n_iter += 1
         history.t += X.shape[0]
         history.loss_curve.append(loss)
-        if verbose:
-            print(f"Iteration {history.n_iter}, loss = {loss:.8f}")
+        progress = f"Iteration {history.n_iter}, loss = {loss:.8f}"
         if validation is not None:
             X_val, y_val, sw_val = validation
             pred = solver.predict_index(X_val)
             score = float(np.sum(sw_val * (pred == y_val)) / np.sum(sw_val))
+            progress += f", validation score = {score:.6f}"
             history.validation_scores.append(score)
             if score < history.best_validation_score + tol:
                 history.no_improvement_count += 1
@@ -343,6 +453,8 @@ def run_epochs(solver, X, y, sw, n_epochs, *, C, tol, batch_size, shuffle, n_ite
             else:
                 history.no_improvement_count = 0
             history.best_loss = min(history.best_loss, loss)
+        if verbose:
+            print(f"{progress}, elapsed {time.perf_counter() - start:.3f} s")
         if incremental:
             break
         if history.no_improvement_count > n_iter_no_change:
@@ -353,12 +465,8 @@ def run_epochs(solver, X, y, sw, n_epochs, *, C, tol, batch_size, shuffle, n_ite
             break
     else:
         if not incremental and n_epochs > 0:
-            warnings.warn(
-                f"Stochastic optimizer: maximum iterations ({max_iter}) reached "
-                "and the optimization hasn't converged yet.",
-                ConvergenceWarning,
-                stacklevel=4,
-            )
+            warn(f"Stochastic optimizer: maximum iterations ({max_iter}) reached "
+                 "and the optimization hasn't converged yet.", ConvergenceWarning)
     if best is not None:
         solver.V, solver.b, solver.alpha = best[0].astype(solver.dtype), best[1], 1.0
 

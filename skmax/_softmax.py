@@ -3,11 +3,16 @@ smoothing, focal term and class/sample weights.
 
 1. The estimator validates and dispatches, as ``LogisticRegression`` does: the
    full-batch solvers live in ``_solvers``, the minibatch solvers with their
-   epoch loop, early stopping and set-up in ``_sgd``; prediction's chunked
-   logits in ``_prediction`` (shared with the minibatch early stopping).
+   epoch loop, early stopping and set-up in ``_sgd``; prediction (one compiled
+   call per row block) in ``_prediction``, shared with the early stopping.
 2. ``fit`` and ``partial_fit`` share one validation (``_validate_fit_data``),
    so the sample and class weight checks are written once.
-3. A failed fit restores the previous ``__dict__``: bad input changes nothing.
+3. A fit builds its fitted attributes aside and installs them at once at the
+   end; any failure (bad input, a diverging solver, KeyboardInterrupt)
+   restores the previous ``__dict__``, so the previous model stays usable.
+4. The minibatch solver's state is kept as arrays and plain values
+   (``StochasticSolver.state``), so a fitted model persists with skops
+   trusting only this class; ``coef_`` is always a copy, never that state.
 """
 
 from numbers import Integral, Real
@@ -25,12 +30,53 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 from ._dask import fit_dask, is_dask, predict_dask
 from ._loss import SoftmaxLoss, n_threads_from_n_jobs
 from ._objective import SoftmaxObjective
-from ._prediction import logit_chunks, predict_index, rows_per_class
+from ._prediction import predict_linear, rows_per_class
 from ._sampling import SAMPLERS
-from ._sgd import configure_solver, fit_minibatch, new_solver, run_epochs
+from ._sgd import StochasticSolver, configure_solver, fit_minibatch, new_solver, run_epochs
 from ._solvers import FULL_BATCH_SOLVERS
 
 STOCHASTIC_SOLVERS = ("sgd", "adam")
+
+# Fitted attributes a new fit replaces (a stale one of another solver must go).
+_FIT_ATTRIBUTES = ("classes_", "coef_", "intercept_", "n_iter_", "loss_curve_", "best_loss_",
+                   "validation_scores_", "best_validation_score_", "t_", "_stochastic")
+
+# Sample weights whose largest value lies in this range are used as they are.
+_SAFE_WEIGHTS = (2.0**-300, 2.0**300)
+
+
+def _rescaled_weights(sample_weight, C):
+    """``(sample_weight * 2**k, C / 2**k)``: the same objective, with the
+    largest weight near 1 when it lies outside ``_SAFE_WEIGHTS``. Subnormal
+    weights otherwise lose the data term to rounding (NaN ``coef_``) and huge
+    ones overflow the weight sum. A power of two keeps the scaling exact."""
+    k, C = _weight_scaling(float(sample_weight.max(initial=0.0)), C)
+    return (sample_weight if k == 0 else np.ldexp(sample_weight, k)), C
+
+
+def _weight_scaling(largest, C):
+    """``(k, C / 2**k)`` of :func:`_rescaled_weights` from the largest weight
+    (in memory, or over dask chunks)."""
+    if largest == 0.0 or _SAFE_WEIGHTS[0] <= largest <= _SAFE_WEIGHTS[1]:
+        return 0, C
+    k = -int(np.frexp(largest)[1])
+    C = float(np.ldexp(C, -k))
+    if not 1.0 / C < np.inf:
+        raise ValueError(
+            f"The sample weights are too small for C (largest weight {largest:.3g}): the "
+            "penalty 1 / (C * max(sample_weight)) overflows. Multiply sample_weight by "
+            "a constant and divide C by the same constant.")
+    return k, C
+
+
+def _balanced_class_weights(totals):
+    """``S / (n_classes * S_k)`` from the weighted class totals ``S_k`` (1 for a
+    class without weight: its samples count for nothing anyway)."""
+    n_classes = len(totals)
+    weights = np.ones(n_classes)
+    present = totals > 0
+    weights[present] = totals.sum() / (n_classes * totals[present])
+    return weights
 
 
 class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
@@ -69,7 +115,11 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         Inverse of the L2 penalty strength; ``np.inf`` disables the penalty.
     temperature : float, default=1.0
         Fixed temperature ``T > 0`` dividing the logits, in training and in
-        prediction. ``T > 1`` softens the predicted probabilities.
+        prediction. ``T > 1`` softens the predicted probabilities. At fit
+        time ``T`` is equivalent to the penalty ``C / T**2`` (the same
+        probabilities, ``coef_`` scaled by ``T``), so a grid over both
+        ``C`` and ``temperature`` wastes compute; to calibrate a fitted
+        model, use :class:`TemperatureCalibrator`.
     label_smoothing : float in [0, 1), default=0.0
         Mass ``eps`` of the target spread uniformly over all classes.
     focal_gamma : float >= 0, default=0.0
@@ -78,7 +128,9 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         convex, so only ``solver='lbfgs'`` is allowed.
     class_weight : dict, 'balanced' or None, default=None
         Weights ``{class_label: weight}``; ``'balanced'`` uses
-        ``n_samples / (n_classes * np.bincount(y))``.
+        ``S / (n_classes * S_k)`` with ``S_k`` the sample weight of class
+        ``k`` and ``S`` that of all classes (without ``sample_weight``:
+        ``n_samples / (n_classes * np.bincount(y))``), as scikit-learn >= 1.9.
     fit_intercept : bool, default=True
         Whether to fit the (unpenalised) intercept ``b``.
     solver : {'lbfgs', 'newton-cg', 'sgd', 'adam'}, default='lbfgs'
@@ -158,6 +210,12 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         Exponent of the unigram counts.
     remove_accidental_hits : bool, default=True
         Drop, for each row, the candidates equal to its true class.
+    low_memory : bool, default=False
+        'lbfgs' and 'newton-cg': make no working copy of ``X``. By default
+        dense ``X`` with many all-zero columns is compacted to its other
+        columns, and 'newton-cg' on large dense float64 ``X`` runs its Hessian
+        products on a float32 copy; both make fits faster. ``True`` skips both
+        copies, for fits near the memory limit.
 
     Attributes
     ----------
@@ -167,9 +225,9 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         Weights ``W`` (binary: ``w_1 - w_0``), of the dtype of the training ``X``.
     intercept_ : ndarray of shape (1,) or (n_classes,)
         Intercepts ``b`` (binary: ``b_1 - b_0``); zeros if ``fit_intercept=False``.
-    n_iter_ : int
+    n_iter_ : ndarray of shape (1,)
         Number of solver iterations run (epochs for 'sgd' and 'adam';
-        :meth:`partial_fit` adds one per call).
+        :meth:`partial_fit` adds one per call), as ``LogisticRegression``.
     loss_curve_ : list of float
         'sgd', 'adam': the training objective estimate of each epoch.
     best_loss_ : float or None
@@ -230,6 +288,7 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         "sampler": [StrOptions(set(SAMPLERS))],
         "sampler_power": [Interval(Real, 0, None, closed="left")],
         "remove_accidental_hits": ["boolean"],
+        "low_memory": ["boolean"],
     }
 
     def __init__(
@@ -257,6 +316,7 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         sampler="unigram",
         sampler_power=0.75,
         remove_accidental_hits=True,
+        low_memory=False,
     ):
         self.C = C
         self.temperature = temperature
@@ -281,6 +341,7 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         self.sampler = sampler
         self.sampler_power = sampler_power
         self.remove_accidental_hits = remove_accidental_hits
+        self.low_memory = low_memory
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -303,7 +364,8 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
 
     def _validate_fit_data(self, X, y, sample_weight, classes=None, reset=True):
         """Validated ``X``, the classes, encoded ``y`` (int32), ``s_i`` (sample
-        times class weights) and the sample weights alone (float64).
+        times class weights), the sample weights alone (float64) and the ``C``
+        that goes with them (:func:`_rescaled_weights`).
 
         ``classes=None`` (:meth:`fit`): the classes are those of ``y`` and the
         feature checks reset; else (:meth:`partial_fit`) ``y`` must lie in the
@@ -328,25 +390,28 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
                     f"classes={classes!r}."
                 )
             y_enc = np.searchsorted(classes, y)
-        data_sw = _check_sample_weight(
-            sample_weight, X, dtype=np.float64, ensure_non_negative=True
-        )
+        data_sw, C = _rescaled_weights(
+            _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True),
+            self.C)
         sw = data_sw
-        if self.class_weight is not None:
+        if self.class_weight == "balanced":
+            totals = np.bincount(y_enc, weights=data_sw, minlength=len(classes))
+            sw = data_sw * _balanced_class_weights(totals)[y_enc]
+        elif self.class_weight is not None:
             cw = compute_class_weight(self.class_weight, classes=classes, y=y)
             sw = data_sw * cw[y_enc]
         if not sw.sum() > 0:
             raise ValueError("The sample weights (times class weights) sum to zero.")
-        return X, classes, y_enc.astype(np.int32, copy=False), sw, data_sw
+        return X, classes, y_enc.astype(np.int32, copy=False), sw, data_sw, C
 
     def _rows_per_class(self):
         """Fitted ``(W, b)`` in float64 with one row per class."""
         return rows_per_class(self.coef_, self.intercept_)
 
-    def _initial_coef(self, n_rows, n_features, dtype):
-        """Flat float64 ``[W.ravel(), b]``: zeros, or the previous fit (warm start)."""
+    def _initial_coef(self, n_rows, n_features, warm):
+        """Flat float64 ``[W.ravel(), b]``: zeros, or the previous fit (``warm``)."""
         coef = np.zeros(n_rows * (n_features + int(self.fit_intercept)), dtype=np.float64)
-        if not (self.warm_start and hasattr(self, "coef_")):
+        if not warm:
             return coef
         W_prev, b_prev = self._rows_per_class()
         if W_prev.shape != (n_rows, n_features):
@@ -359,13 +424,22 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
     def _training_loss(self, n_threads):
         return SoftmaxLoss(self.temperature, self.label_smoothing, self.focal_gamma, n_threads)
 
-    def _set_coef(self, W, b, dtype):
-        """Store ``coef_`` / ``intercept_`` with scikit-learn's binary convention."""
+    @staticmethod
+    def _coef_attributes(W, b, dtype):
+        """``coef_`` / ``intercept_`` with scikit-learn's binary convention, as
+        new arrays (never a solver's working state)."""
         if W.shape[0] == 2:
             W = W[1:] - W[:1]
             b = b[1:] - b[:1]
-        self.coef_ = np.ascontiguousarray(W, dtype=dtype)
-        self.intercept_ = np.asarray(b, dtype=dtype)
+        return {"coef_": np.array(W, dtype=dtype, order="C"),
+                "intercept_": np.array(b, dtype=dtype)}
+
+    def _replace_fitted(self, fitted):
+        """Install a fit's attributes at once, dropping those of an earlier fit."""
+        for name in _FIT_ATTRIBUTES:
+            self.__dict__.pop(name, None)
+        self.__dict__.update(fitted)
+        return self
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
@@ -386,51 +460,56 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
             Fitted estimator.
         """
         self._check_solver_options()
+        # the new fitted attributes are built aside and installed at the end; on any
+        # failure (KeyboardInterrupt included) the previous state is restored, since
+        # validation itself records n_features_in_
         previous_state = self.__dict__.copy()
-        if is_dask(X):
-            try:
-                return fit_dask(self, X, y, sample_weight)
-            except Exception:
-                self.__dict__ = previous_state   # a failed fit changes nothing
-                raise
-        previous_classes = getattr(self, "classes_", None)
         try:
-            X, classes, y_enc, sw, data_sw = self._validate_fit_data(X, y, sample_weight)
-        except Exception:
-            self.__dict__ = previous_state   # bad input changes nothing
+            if is_dask(X):     # the distributed fit builds its attributes aside too
+                fitted = fit_dask(self, X, y, sample_weight)
+            else:
+                fitted = self._fit_in_memory(X, y, sample_weight)
+        except BaseException:
+            self.__dict__ = previous_state
             raise
-        if previous_classes is not None and not np.array_equal(previous_classes, classes):
-            # warm start only with the same classes
-            self.__dict__.pop("coef_", None)
-            self.__dict__.pop("_stochastic", None)
-        self.classes_ = classes
-        if self.solver in STOCHASTIC_SOLVERS:
-            return self._fit_stochastic(X, y_enc, sw, data_sw)
-        self.__dict__.pop("_stochastic", None)
-        return self._fit_full_batch(X, y_enc, sw)
+        return self._replace_fitted(fitted)
 
-    def _fit_full_batch(self, X, y, sw):
-        """Minimise the objective with ``FULL_BATCH_SOLVERS[self.solver]``."""
+    def _warm(self, classes):
+        """Whether to start from the current fit: ``warm_start`` with the same classes."""
+        return self.warm_start and np.array_equal(getattr(self, "classes_", np.empty(0)),
+                                                  classes)
+
+    def _fit_in_memory(self, X, y, sample_weight):
+        """The fitted attributes of a fit on in-memory data."""
+        X, classes, y_enc, sw, data_sw, C = self._validate_fit_data(X, y, sample_weight)
+        warm = self._warm(classes)
+        if self.solver in STOCHASTIC_SOLVERS:
+            return self._fit_stochastic(X, y_enc, sw, data_sw, C, classes, warm)
+        return self._fit_full_batch(X, y_enc, sw, C, classes, warm)
+
+    def _fit_full_batch(self, X, y, sw, C, classes, warm):
+        """Minimise the objective with ``FULL_BATCH_SOLVERS[self.solver]``; returns
+        the fitted attributes."""
         n_threads = n_threads_from_n_jobs(self.n_jobs)
-        n_rows = len(self.classes_)
-        coef0 = self._initial_coef(n_rows, X.shape[1], X.dtype)
+        n_rows = len(classes)
+        coef0 = self._initial_coef(n_rows, X.shape[1], warm)
         objective = SoftmaxObjective(
-            X, y, sw, n_rows, self._training_loss(1), C=self.C,
-            fit_intercept=self.fit_intercept, n_threads=n_threads,
+            X, y, sw, n_rows, self._training_loss(1), C=C,
+            fit_intercept=self.fit_intercept, n_threads=n_threads, low_memory=self.low_memory,
         )
         if self.max_iter == 0:
-            coef, self.n_iter_ = coef0, 0
+            coef, n_iter = coef0, 0
         else:
             with objective:
-                coef, self.n_iter_ = FULL_BATCH_SOLVERS[self.solver](
+                coef, n_iter = FULL_BATCH_SOLVERS[self.solver](
                     objective, coef0, tol=self.tol, max_iter=self.max_iter,
                     verbose=self.verbose,
                 )
         W, b = objective.unpack(coef)
         if b is None:
             b = np.zeros(n_rows)
-        self._set_coef(W, b, X.dtype)
-        return self
+        return {"classes_": classes, "n_iter_": np.array([n_iter], dtype=np.int32),
+                **self._coef_attributes(W, b, X.dtype)}
 
     # -- minibatch solvers (the loop lives in _sgd) -----------------------
     def _minibatch_config(self):
@@ -442,49 +521,49 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
             remove_accidental_hits=self.remove_accidental_hits,
         )
 
-    def _stopping_options(self):
+    def _stopping_options(self, C):
         """Keyword arguments of ``_sgd.run_epochs``."""
         return dict(
-            C=self.C, tol=self.tol, batch_size=self.batch_size, shuffle=self.shuffle,
+            C=C, tol=self.tol, batch_size=self.batch_size, shuffle=self.shuffle,
             n_iter_no_change=self.n_iter_no_change, max_iter=self.max_iter,
             verbose=self.verbose,
         )
 
-    def _start_coef(self, n_rows, n_features):
+    def _start_coef(self, n_rows, n_features, warm):
         """Initial ``(W, b)``: the previous minibatch state (warm start with the
         same shapes), else :meth:`_initial_coef`."""
         state = getattr(self, "_stochastic", None)
-        if (self.warm_start and state is not None
-                and state.V.shape == (n_rows, n_features)):
-            return state.coef()
-        coef = self._initial_coef(n_rows, n_features, None)
+        if warm and state is not None and state["V"].shape == (n_rows, n_features):
+            return state["alpha"] * state["V"], state["b"].copy()
+        coef = self._initial_coef(n_rows, n_features, warm)
         W = coef[: n_rows * n_features].reshape(n_rows, n_features)
         b = coef[n_rows * n_features:] if self.fit_intercept else np.zeros(n_rows)
         return W, b
 
-    def _publish(self, solver, dtype):
-        """Fitted attributes from the minibatch solver and its history."""
+    @classmethod
+    def _minibatch_attributes(cls, solver, classes):
+        """Fitted attributes from the minibatch solver and its history; the
+        solver's own state is kept as arrays and plain values."""
         history = solver.history
-        self._stochastic = solver
-        self.loss_curve_ = history.loss_curve
-        self.best_loss_ = history.best_loss
-        self.validation_scores_ = history.validation_scores
-        self.best_validation_score_ = history.best_validation_score
-        self.n_iter_ = history.n_iter
-        self.t_ = history.t
         W, b = solver.coef(copy=False)
-        self._set_coef(W, b, dtype)
-        return self
+        return {
+            "classes_": classes, "_stochastic": solver.state(),
+            "loss_curve_": history.loss_curve, "best_loss_": history.best_loss,
+            "validation_scores_": history.validation_scores,
+            "best_validation_score_": history.best_validation_score,
+            "n_iter_": np.array([history.n_iter], dtype=np.int32), "t_": history.t,
+            **cls._coef_attributes(W, b, solver.dtype),
+        }
 
-    def _fit_stochastic(self, X, y, sw, data_sw):
-        W0, b0 = self._start_coef(len(self.classes_), X.shape[1])
+    def _fit_stochastic(self, X, y, sw, data_sw, C, classes, warm):
+        W0, b0 = self._start_coef(len(classes), X.shape[1], warm)
         solver = fit_minibatch(
             self.solver, X, y, sw, data_sw, W0, b0, random_state=self.random_state,
             fit_intercept=self.fit_intercept, early_stopping=self.early_stopping,
             validation_fraction=self.validation_fraction, config=self._minibatch_config(),
-            stopping=self._stopping_options(),
+            stopping=self._stopping_options(C),
         )
-        return self._publish(solver, X.dtype)
+        return self._minibatch_attributes(solver, classes)
 
     def _check_stochastic(self):
         if self.solver not in STOCHASTIC_SOLVERS:
@@ -508,7 +587,11 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         of the concatenated data ``S_total``, use ``C * S_total / S_chunk``.
         With ``n_sampled``, the 'unigram' and 'log_uniform' samplers use the
         class counts of all chunks seen so far. ``early_stopping`` and
-        ``max_iter`` are ignored.
+        ``max_iter`` are ignored. A call that fails (bad input, divergence,
+        ``KeyboardInterrupt``) keeps the model of the previous call; after a
+        failure during the epoch the next call restarts the optimiser
+        (moments, history) from that model, since the optimiser's arrays are
+        updated in place rather than copied on every call.
 
         Parameters
         ----------
@@ -542,34 +625,48 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
                 raise ValueError(
                     f"classes must contain at least 2 classes, got {self.classes_!r}."
                 )
-            X, _, y_enc, sw, data_sw = self._validate_fit_data(
+            X, _, y_enc, sw, data_sw, C = self._validate_fit_data(
                 X, y, sample_weight, classes=self.classes_, reset=first)
-        except Exception:
+            solver = self._partial_fit_solver(X, y_enc, data_sw, first)
+        except BaseException:
             self.__dict__ = previous_state   # bad input changes nothing
             raise
-        state = getattr(self, "_stochastic", None)
-        n_rows, n_features = len(self.classes_), X.shape[1]
         if sp.issparse(X):
             X = X.tocsr()
+        if X.dtype != solver.dtype:
+            X = X.astype(solver.dtype)
+        try:
+            run_epochs(solver, X, y_enc, sw, 1, incremental=True, **self._stopping_options(C))
+        except BaseException:
+            # The optimiser's arrays are updated in place (no copy of W and the
+            # moments per call): after a failed epoch the previous call's model
+            # stays, and the next call restarts the optimiser from it.
+            previous_state.pop("_stochastic", None)
+            self.__dict__ = previous_state
+            raise
+        return self._replace_fitted(self._minibatch_attributes(solver, self.classes_))
+
+    def _partial_fit_solver(self, X, y_enc, data_sw, first):
+        """The solver of the previous calls (its state updated with this chunk's
+        class counts and the current hyper-parameters), or a new one."""
+        state = getattr(self, "_stochastic", None)
+        n_rows, n_features = len(self.classes_), X.shape[1]
         counts = np.bincount(y_enc, weights=data_sw, minlength=n_rows)
         if first or state is None:
             if first:
                 W0 = np.zeros((n_rows, n_features), dtype=X.dtype)
                 b0 = np.zeros(n_rows, dtype=X.dtype)
-            else:   # continue from a full-batch fit
+            else:   # continue from a full-batch fit (or after a failed call)
                 W0, b0 = self._rows_per_class()
             seeds = check_random_state(self.random_state).randint(
                 np.iinfo(np.int32).max, size=2)
-            state = new_solver(self.solver, X.dtype, W0, b0, counts, seeds,
-                               fit_intercept=self.fit_intercept, early_stopping=False,
-                               config=self._minibatch_config())
-        else:
-            if X.dtype != state.dtype:
-                X = X.astype(state.dtype)
-            state.counts = state.counts + counts
-            configure_solver(state, **self._minibatch_config())
-        run_epochs(state, X, y_enc, sw, 1, incremental=True, **self._stopping_options())
-        return self._publish(state, state.dtype)
+            return new_solver(self.solver, X.dtype, W0, b0, counts, seeds,
+                              fit_intercept=self.fit_intercept, early_stopping=False,
+                              config=self._minibatch_config())
+        solver = StochasticSolver.from_state(state)
+        solver.counts = solver.counts + counts
+        configure_solver(solver, **self._minibatch_config())
+        return solver
 
     # -- prediction -------------------------------------------------------
     def _validate_predict_data(self, X):
@@ -579,22 +676,12 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
             reset=False,
         )
 
-    def _logit_chunks(self, X, full_rows=True):
-        """:func:`logit_chunks` of the fitted ``coef_`` (binary models with
-        ``full_rows``: the two rows ``[0, a]``)."""
-        return logit_chunks(X, self.coef_, self.intercept_, binary_rows=full_rows)
-
-    def _proba(self, X, log):
-        if is_dask(X):
-            return predict_dask(self, "predict_log_proba" if log else "predict_proba", X)
+    def _predict(self, X, kind):
+        """:func:`predict_linear` of the fitted model, at its temperature."""
         X = self._validate_predict_data(X)
-        loss = self._training_loss(n_threads_from_n_jobs(self.n_jobs))
-        out = None
-        for start, stop, a in self._logit_chunks(X):
-            if out is None:
-                out = np.empty((X.shape[0], a.shape[1]), dtype=a.dtype)
-            out[start:stop] = loss.predict_proba(a, log=log)
-        return out
+        return predict_linear(X, self.coef_, self.intercept_, kind,
+                              inv_T=1.0 / self.temperature,
+                              n_threads=n_threads_from_n_jobs(self.n_jobs))
 
     def decision_function(self, X):
         """Temperature-scaled logits ``z = (X @ coef_.T + intercept_) / T``.
@@ -614,9 +701,7 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         """
         if is_dask(X):
             return predict_dask(self, "decision_function", X)
-        X = self._validate_predict_data(X)
-        scores = np.vstack([a for _, _, a in self._logit_chunks(X, full_rows=False)])
-        scores = scores / np.asarray(self.temperature, dtype=scores.dtype)
+        scores = self._predict(X, "decision")
         return scores.ravel() if scores.shape[1] == 1 else scores
 
     def predict_proba(self, X):
@@ -637,7 +722,9 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         proba : ndarray of shape (n_samples, n_classes)
             Probabilities, in the order of ``classes_``.
         """
-        return self._proba(X, log=False)
+        if is_dask(X):
+            return predict_dask(self, "predict_proba", X)
+        return self._predict(X, "proba")
 
     def predict_log_proba(self, X):
         """Log of the class probabilities, computed as a log-softmax.
@@ -654,7 +741,9 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         -------
         log_proba : ndarray of shape (n_samples, n_classes)
         """
-        return self._proba(X, log=True)
+        if is_dask(X):
+            return predict_dask(self, "predict_log_proba", X)
+        return self._predict(X, "log_proba")
 
     def predict(self, X):
         """Most probable class of each sample (computed in row chunks).
@@ -670,5 +759,5 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         """
         if is_dask(X):
             return predict_dask(self, "predict", X)
-        X = self._validate_predict_data(X)
-        return self.classes_[predict_index(X, self.coef_, self.intercept_)]
+        labels = self._predict(X, "label")     # checks that the model is fitted first
+        return self.classes_[labels]

@@ -8,6 +8,8 @@ import numpy as np
 from scipy.optimize import line_search, minimize
 from sklearn.exceptions import ConvergenceWarning
 
+from ._warnings import warn
+
 
 class _Tracker:
     """Wraps ``objective.loss_gradient``; remembers the last evaluation point and
@@ -23,7 +25,10 @@ class _Tracker:
         self.last_x = None
 
     def fun(self, coef):
-        value, grad = self.objective.loss_gradient(coef, keep_proba=self.keep_proba)
+        # a trial point of a line search may overflow (the search then steps
+        # back); an accepted one is checked by check_finite
+        with np.errstate(over="ignore", invalid="ignore"):
+            value, grad = self.objective.loss_gradient(coef, keep_proba=self.keep_proba)
         self.last = (value, grad)
         self.last_x = np.array(coef, copy=True)
         return value, grad
@@ -34,6 +39,17 @@ class _Tracker:
             self.fun(coef)
         return self.last
 
+    def check_finite(self):
+        """Raise a clear error if the last evaluation (an accepted iterate) overflowed."""
+        value, grad = self.last
+        if not (np.isfinite(value) and np.all(np.isfinite(grad))):
+            dtype = np.dtype(self.objective.dtype)
+            raise ValueError(
+                f"The objective overflowed at iteration {self.n_iter}: the features are "
+                f"too large for {dtype.name} arithmetic (or the penalty too strong for "
+                "their scale). Scale the data (e.g. with StandardScaler)"
+                + (" or fit in float64." if dtype == np.float32 else "."))
+
     def gradient_max(self):
         """Largest entry (in absolute value) of the last gradient (``inf``: none yet)."""
         grad = self.last[1]
@@ -43,6 +59,7 @@ class _Tracker:
         # called after each iteration, when the last evaluation is the new
         # iterate's (L-BFGS-B's line search ends on the accepted point)
         self.n_iter += 1
+        self.check_finite()
         if self.verbose:
             print(f"iter {self.n_iter:4d}  objective {self.last[0]:.10g}  "
                   f"|grad|_inf {self.gradient_max():.4g}")
@@ -58,14 +75,13 @@ _MAX_CG_STEPS = 200
 _CG_MODEL_RTOL = 0.75
 
 
-def _warn_not_converged(solver, n_iter, message):
-    warnings.warn(
-        f"{solver} failed to converge after {n_iter} iteration(s): {message}. "
-        "Increase the number of iterations (max_iter) or scale the data "
-        "(e.g. with StandardScaler).",
-        ConvergenceWarning,
-        stacklevel=3,
-    )
+_DEFAULT_ADVICE = ("Increase the number of iterations (max_iter) or scale the data "
+                   "(e.g. with StandardScaler).")
+
+
+def _warn_not_converged(solver, n_iter, message, advice=_DEFAULT_ADVICE):
+    warn(f"{solver} failed to converge after {n_iter} iteration(s): {message}. {advice}",
+         ConvergenceWarning)
 
 
 def minimize_lbfgs(objective, coef0, *, tol, max_iter, verbose=0):
@@ -88,6 +104,8 @@ def minimize_lbfgs(objective, coef0, *, tol, max_iter, verbose=0):
             "ftol": 64 * np.finfo(float).eps,
         },
     )
+    tracker.at(res.x)   # L-BFGS-B may stop on its first point
+    tracker.check_finite()
     n_iter = int(res.nit)
     if res.status == 1 or (res.status != 0 and n_iter >= max_iter):
         _warn_not_converged("lbfgs", n_iter, str(res.message))
@@ -176,10 +194,12 @@ def minimize_newton_cg(objective, coef0, *, tol, max_iter, verbose=0):
     stopping test stay float64, so the solution meets the same tolerance.
     Small problems, where a product is cheap anyway, stay float64 and so are
     reproducible to rounding (e.g. weighted rows give the same fit as
-    repeated rows).
+    repeated rows), and so does an objective with ``low_memory`` (no float32
+    copy of ``X``).
     """
     tracker = _Tracker(objective, verbose, keep_proba=True)
-    large = objective.n_samples * objective.n_params >= _LOW_PRECISION_MIN_WORK
+    large = (objective.n_samples * objective.n_params >= _LOW_PRECISION_MIN_WORK
+             and not objective.low_memory)
     product_dtype = np.float32 if large else None
     max_steps = min(_MAX_CG_STEPS, objective.n_params)
 
@@ -191,26 +211,45 @@ def minimize_newton_cg(objective, coef0, *, tol, max_iter, verbose=0):
 
     coef = np.array(coef0, dtype=np.float64)
     fval, grad = tracker.fun(coef)
-    message = "gradient above tol"
+    tracker.check_finite()
+    message, advice = "gradient above tol", _DEFAULT_ADVICE
     while tracker.n_iter < max_iter and tracker.gradient_max() > tol:
-        direction, _ = _truncated_cg(
-            partial(objective.hessp, coef, dtype=product_dtype), grad, max_steps)
-        with warnings.catch_warnings():
+        # an overflowing product ends CG (non-finite curvature, see _truncated_cg)
+        with np.errstate(over="ignore", invalid="ignore"):
+            direction, _ = _truncated_cg(
+                partial(objective.hessp, coef, dtype=product_dtype), grad, max_steps)
+        # trial points may overflow (inf objective: the search steps back)
+        with warnings.catch_warnings(), np.errstate(over="ignore", invalid="ignore"):
             # scipy's LineSearchWarning (not public): failure is handled below
             warnings.filterwarnings("ignore", "The line search", RuntimeWarning)
             alpha, *_ = line_search(value, gradient, coef, direction, grad, fval)
-        if alpha is None:
-            alpha = _backtrack(value, gradient, coef, direction, fval, grad)
+            if alpha is None:
+                alpha = _backtrack(value, gradient, coef, direction, fval, grad)
         if alpha is None:
             message = "the line search found no decrease (gradient at rounding level)"
             break
-        coef = coef + alpha * direction
+        new_coef = coef + alpha * direction
+        if _same_at_precision(new_coef, coef, objective.dtype):
+            # the objective would see the same coefficients again: no later
+            # step can do better, however many iterations remain
+            message = (f"the step no longer changes the coefficients at the "
+                       f"{objective.dtype.name} precision of X (largest gradient entry "
+                       f"{np.max(np.abs(grad)):.3g}, tol={tol:.3g})")
+            advice = f"Use a tol above {np.max(np.abs(grad)):.2g}" + (
+                " or float64 X." if objective.dtype == np.float32 else ".")
+            break
+        coef = new_coef
         fval, grad = tracker.at(coef)
         tracker.callback(None)
     n_iter = tracker.n_iter
-    if tracker.gradient_max() > tol:
-        _warn_not_converged("newton-cg", n_iter, message)
+    if np.max(np.abs(grad)) > tol:   # the gradient at coef, not at a trial point
+        _warn_not_converged("newton-cg", n_iter, message, advice)
     return coef, n_iter
+
+
+def _same_at_precision(a, b, dtype):
+    """Whether ``a`` and ``b`` round to the same values in ``dtype``."""
+    return np.array_equal(a.astype(dtype), b.astype(dtype))
 
 
 FULL_BATCH_SOLVERS = {"lbfgs": minimize_lbfgs, "newton-cg": minimize_newton_cg}

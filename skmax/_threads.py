@@ -3,7 +3,8 @@
 1. ``n_jobs`` maps to an OpenMP thread count as in joblib (``None``: OpenMP's
    default, which honours ``OMP_NUM_THREADS`` as joblib sets it in its workers,
    so nested parallelism does not oversubscribe; negative: counted back from
-   the number of CPUs).
+   the number of CPUs), capped at the number of CPUs: more threads only
+   compete for the cores, and a huge count overflows the kernels' ``int``.
 2. One small-block rule for every parallel call (the loss's row kernels, the
    minibatch step, calibration, the objective's row chunks): a block gets one
    more thread per ``MIN_WORK_PER_THREAD`` units of work, up to the thread
@@ -19,6 +20,7 @@
 Measured costs live in ``docs/benchmarks.md``.
 """
 
+import joblib
 from threadpoolctl import ThreadpoolController
 
 from . import _kernels
@@ -30,14 +32,15 @@ _CONTROLLER = None
 
 
 def n_threads_from_n_jobs(n_jobs):
-    """OpenMP thread count for ``n_jobs`` (note 1); at least 1."""
+    """OpenMP thread count for ``n_jobs`` (note 1): from 1 to the CPU count."""
+    n_cpus = joblib.cpu_count()
     if n_jobs is None:
-        return max(1, _kernels.openmp_max_threads())
-    if n_jobs < 0:
-        import joblib
-
-        return max(1, joblib.cpu_count() + 1 + n_jobs)
-    return max(1, int(n_jobs))
+        n_threads = _kernels.openmp_max_threads()
+    elif n_jobs < 0:
+        n_threads = n_cpus + 1 + n_jobs
+    else:
+        n_threads = n_jobs
+    return max(1, min(int(n_threads), n_cpus))
 
 
 def threads_for(n_threads, work):

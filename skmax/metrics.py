@@ -23,13 +23,20 @@ Examples
 from numbers import Integral
 
 import numpy as np
+from scipy.signal import fftconvolve
 from sklearn.utils import check_consistent_length, column_or_1d
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 from sklearn.utils.validation import _check_sample_weight, check_array
 
 from ._dask import calibration_bin_sums_dask, is_dask
 
-__all__ = ["expected_calibration_error", "maximum_calibration_error", "calibration_bins"]
+__all__ = [
+    "expected_calibration_error",
+    "maximum_calibration_error",
+    "calibration_bins",
+    "smooth_calibration_error",
+    "smooth_reliability_curve",
+]
 
 _PARAMS = {
     "y_true": ["array-like"],
@@ -40,6 +47,13 @@ _PARAMS = {
     "sample_weight": ["array-like", None],
     "labels": ["array-like", None],
 }
+
+
+def _row_sum_tolerance(P):
+    """Largest accepted ``|sum_k p_ik - 1|``: float32 rounding whatever the
+    dtype (probabilities computed in float32 and cast to float64 are common),
+    wider for many float32 columns."""
+    return max(1e-6, 8 * P.shape[1] * np.finfo(P.dtype).eps)
 
 
 def _check_inputs(y_true, y_prob, sample_weight, labels):
@@ -55,9 +69,8 @@ def _check_inputs(y_true, y_prob, sample_weight, labels):
         raise ValueError("y_true and y_prob are empty.")
     if P.min() < 0 or P.max() > 1:
         raise ValueError("y_prob contains values outside [0, 1].")
-    tol = np.sqrt(np.finfo(P.dtype).eps)
     dev = np.abs(P.sum(axis=1, dtype=np.float64) - 1.0)
-    if dev.max() > tol:
+    if dev.max() > _row_sum_tolerance(P):
         raise ValueError(
             f"The rows of y_prob must sum to 1 (largest deviation {dev.max():.3g})."
         )
@@ -111,19 +124,36 @@ def _bin_means(sums):
     return csum[keep] / wsum[keep], asum[keep] / wsum[keep], wsum[keep]
 
 
-def _group_columns(y_true, P, labels, kind, pos_label=None):
-    """``(confidence, correct)`` of each group: the top label, every class
-    (``'classwise'``) or the class ``pos_label`` alone."""
-    if pos_label is not None:
-        where = np.flatnonzero(labels == pos_label)
-        if where.size == 0:
-            raise ValueError(
-                f"pos_label={pos_label!r} is not one of the labels {labels.tolist()}")
-        return [(P[:, where[0]], (y_true == pos_label).astype(np.float64))]
+def _bin_stats(conf, correct, w, n_bins, strategy):
+    """Per non-empty bin: (mean confidence, accuracy, total weight)."""
+    return _bin_means(_bin_sums(conf, correct, w, _bin_edges(conf, w, n_bins, strategy)))
+
+
+def _groups(y_true, P, labels, kind):
+    """(confidence, correct) per group: the top label, or each class one-vs-rest."""
     if kind == "top-label":
         pred = np.argmax(P, axis=1)
         return [(P[np.arange(len(P)), pred], (labels[pred] == y_true).astype(np.float64))]
     return [(P[:, k], (y_true == c).astype(np.float64)) for k, c in enumerate(labels)]
+
+
+def _diagram_group(y_true, P, labels, pos_label):
+    """(confidence, correct) of a reliability diagram: top-label, or the
+    probability of ``pos_label`` against "y is that class"."""
+    if pos_label is None:
+        return _groups(y_true, P, labels, "top-label")[0]
+    where = np.flatnonzero(labels == pos_label)
+    if where.size == 0:
+        raise ValueError(f"pos_label={pos_label!r} is not one of the labels {labels.tolist()}")
+    return P[:, where[0]], (y_true == pos_label).astype(np.float64)
+
+
+def _binned_groups(y_true, P, labels, kind, pos_label=None):
+    """The (confidence, correct) groups binned: those of ``kind``, or the
+    reliability diagram's of ``pos_label``."""
+    if pos_label is None:
+        return _groups(y_true, P, labels, kind)
+    return [_diagram_group(y_true, P, labels, pos_label)]
 
 
 def _per_group(y_true, y_prob, sample_weight, labels, n_bins, strategy, kind,
@@ -135,8 +165,8 @@ def _per_group(y_true, y_prob, sample_weight, labels, n_bins, strategy, kind,
                                          strategy, kind, pos_label)
         return [_bin_means(group) for group in sums]
     y_true, P, w, labels = _check_inputs(y_true, y_prob, sample_weight, labels)
-    return [_bin_means(_bin_sums(conf, correct, w, _bin_edges(conf, w, n_bins, strategy)))
-            for conf, correct in _group_columns(y_true, P, labels, kind, pos_label)]
+    return [_bin_stats(conf, correct, w, n_bins, strategy)
+            for conf, correct in _binned_groups(y_true, P, labels, kind, pos_label)]
 
 
 def calibration_bins(
@@ -303,3 +333,167 @@ def maximum_calibration_error(
     """
     groups = _per_group(y_true, y_prob, sample_weight, labels, n_bins, strategy, kind)
     return float(max(np.max(np.abs(acc - conf)) for conf, acc, _ in groups))
+
+
+# ---------------------------------------------------------------------------
+# Smooth calibration error (Błasiok & Nakkiran 2023)
+# ---------------------------------------------------------------------------
+
+# Confidences are spread on a uniform grid of [0, 1] (linear interpolation
+# between the two nearest points) of at least this many points and 20 per
+# bandwidth, where the kernel sums are convolutions (cost ~ grid log grid, not n x grid).
+_MIN_GRID = 1001
+# Bisection steps of the bandwidth's fixed point (resolution 2**-12 of [0, 1]).
+_BANDWIDTH_STEPS = 12
+
+
+def _smoothed(conf, values, w, bandwidth):
+    """Grid ``t`` of ``[0, 1]`` and the kernel sums ``sum_i w_i K(t, f_i) v_i`` for
+    each row ``v`` of ``values``, with the Gaussian kernel reflected at 0 and 1
+    (it integrates to 1 over ``[0, 1]`` for every ``f``, so no mass leaves it)."""
+    size = max(_MIN_GRID, int(np.ceil(20.0 / bandwidth)) + 1)
+    pos = conf * (size - 1)
+    left = np.clip(pos.astype(np.intp), 0, size - 2)
+    frac = pos - left
+    idx = np.concatenate([left, left + 1])
+    share = np.concatenate([(1.0 - frac) * w, frac * w])
+    # kernel at grid offsets m = -(size - 1) .. 2 (size - 1), with the images at +-2
+    u = np.arange(-(size - 1), 2 * size - 1) / (size - 1)
+    kernel = sum(np.exp(-0.5 * ((u + shift) / bandwidth) ** 2) for shift in (-2.0, 0.0, 2.0))
+    kernel /= np.sqrt(2 * np.pi) * bandwidth
+    sums = []
+    for v in values:
+        on_grid = np.bincount(idx, weights=share * np.concatenate([v, v]), minlength=size)
+        # sum_j g_j [k(t_i - x_j) + k(t_i + x_j)]: a convolution and a correlation
+        direct = fftconvolve(on_grid, kernel)[size - 1: 2 * size - 1]
+        mirrored = fftconvolve(on_grid[::-1], kernel)[2 * size - 2: 3 * size - 2]
+        sums.append(direct + mirrored)
+    return np.linspace(0.0, 1.0, size), sums
+
+
+def _smooth_ece_at(conf, residual, w, bandwidth):
+    """``int |sum_i w_i K(t, f_i) r_i| dt / int sum_i w_i K(t, f_i) dt``."""
+    _, (density, smoothed) = _smoothed(conf, [np.ones_like(conf), residual], w, bandwidth)
+    return float(np.abs(smoothed).sum() / density.sum())
+
+
+def _smooth_ece(conf, correct, w):
+    """Smooth ECE at the bandwidth ``sigma`` with ``smECE_sigma = sigma``
+    (unique: one side falls, the other grows), and that bandwidth."""
+    residual = conf - correct
+    lo, hi = 0.0, 1.0
+    if _smooth_ece_at(conf, residual, w, hi) < hi:
+        for _ in range(_BANDWIDTH_STEPS):
+            mid = 0.5 * (lo + hi)
+            if _smooth_ece_at(conf, residual, w, mid) > mid:
+                lo = mid
+            else:
+                hi = mid
+    return _smooth_ece_at(conf, residual, w, hi), hi
+
+
+@validate_params(
+    {key: _PARAMS[key] for key in ("y_true", "y_prob", "kind", "sample_weight", "labels")},
+    prefer_skip_nested_validation=True,
+)
+def smooth_calibration_error(y_true, y_prob, *, kind="top-label", sample_weight=None,
+                             labels=None):
+    """Smooth expected calibration error (Błasiok & Nakkiran 2023), no bins.
+
+    The residuals ``f_i - y_i`` (confidence minus being right) are smoothed
+    with a Gaussian kernel reflected at 0 and 1, and the result is
+    ``int_0^1 |sum_i w_i K(t, f_i) (f_i - y_i)| dt / sum_i w_i``. The bandwidth
+    ``sigma`` is the fixed point where this equals ``sigma`` (found by
+    bisection), which makes the measure consistent: it is within constant
+    factors of the distance to the nearest perfectly calibrated predictor.
+    The ``relplot`` package is the reference implementation (this one agrees
+    with ``relplot.smECE`` to about 1e-3).
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        True labels.
+    y_prob : array-like of shape (n_samples, n_classes) or (n_samples,)
+        Probabilities (see :func:`expected_calibration_error`).
+    kind : {'top-label', 'classwise'}, default='top-label'
+        Top-label confidence, or the mean over classes of the one-vs-rest errors.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Sample weights.
+    labels : array-like of shape (n_classes,), default=None
+        All the labels (sorted column order of ``y_prob``).
+
+    Returns
+    -------
+    smece : float
+        In ``[0, 1]``; 0 for a perfectly calibrated predictor.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skmax.metrics import smooth_calibration_error
+    >>> rng = np.random.RandomState(0)
+    >>> p1 = rng.uniform(size=2000)
+    >>> y = (rng.uniform(size=2000) < p1).astype(int)   # calibrated
+    >>> bool(smooth_calibration_error(y, p1) < 0.03)
+    True
+    >>> bool(smooth_calibration_error(y, np.clip(2 * p1 - 0.5, 0, 1)) > 0.05)
+    True
+    """
+    y_true, P, w, labels = _check_inputs(y_true, y_prob, sample_weight, labels)
+    return float(np.mean([_smooth_ece(conf, correct, w)[0]
+                          for conf, correct in _groups(y_true, P, labels, kind)]))
+
+
+def smooth_reliability_curve(y_true, y_prob, *, bandwidth=None, sample_weight=None,
+                             labels=None, pos_label=None):
+    """Kernel-smoothed reliability curve: accuracy as a smooth function of confidence.
+
+    ``acc(t) = sum_i w_i K(t, f_i) y_i / sum_i w_i K(t, f_i)`` with the reflected
+    Gaussian kernel of :func:`smooth_calibration_error` (by default at its
+    bandwidth), and the density of the confidences ``sum_i w_i K(t, f_i) / sum_i w_i``.
+    Top-label unless ``pos_label`` names a class (as :func:`calibration_bins`).
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        True labels.
+    y_prob : array-like of shape (n_samples, n_classes) or (n_samples,)
+        Probabilities (see :func:`expected_calibration_error`).
+    bandwidth : float, default=None
+        Kernel width on the confidence axis; None: the smooth ECE's fixed point.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Sample weights.
+    labels : array-like of shape (n_classes,), default=None
+        All the labels (sorted column order of ``y_prob``).
+    pos_label : label, default=None
+        None: top-label. A class label: that class's probability.
+
+    Returns
+    -------
+    confidence : ndarray of shape (n_points,)
+        The mesh of ``[0, 1]``.
+    accuracy : ndarray of shape (n_points,)
+        The smoothed frequency of being right at each confidence.
+    density : ndarray of shape (n_points,)
+        The smoothed density of the confidences.
+    bandwidth : float
+        The bandwidth used.
+
+    Examples
+    --------
+    >>> from skmax.metrics import smooth_reliability_curve
+    >>> y = [0, 1, 1, 0, 1]
+    >>> p = [[0.9, 0.1], [0.2, 0.8], [0.4, 0.6], [0.3, 0.7], [0.1, 0.9]]
+    >>> t, acc, density, sigma = smooth_reliability_curve(y, p, bandwidth=0.1)
+    >>> t.shape == acc.shape == density.shape
+    True
+    """
+    y_true, P, w, labels = _check_inputs(y_true, y_prob, sample_weight, labels)
+    conf, correct = _diagram_group(y_true, P, labels, pos_label)
+    if bandwidth is None:
+        bandwidth = _smooth_ece(conf, correct, w)[1]
+    elif not bandwidth > 0:
+        raise ValueError(f"bandwidth must be positive, got {bandwidth!r}.")
+    mesh, (density, hits) = _smoothed(conf, [np.ones_like(conf), correct], w, bandwidth)
+    accuracy = np.divide(hits, density, out=mesh.copy(), where=density > 0)
+    return mesh, accuracy, density / w.sum(), float(bandwidth)

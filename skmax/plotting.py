@@ -2,9 +2,18 @@
 
 import numpy as np
 
-from .metrics import calibration_bins, expected_calibration_error
+from .metrics import calibration_bins, expected_calibration_error, smooth_reliability_curve
 
 __all__ = ["ReliabilityDisplay"]
+
+# gids marking what later diagrams on the same axes reuse
+_REFERENCE_GID = "skmax-reliability-diagonal"
+_PANEL_GID = "skmax-reliability-histogram-panel"
+_TWIN_GID = "skmax-reliability-histogram-twin"
+# marker area (points^2) of the heaviest bin
+_MARKER_AREA = 49.0
+# share of the height of the axes given to a twin-axis histogram
+_HIST_HEIGHT = 0.3
 
 
 def _import_pyplot():
@@ -16,6 +25,28 @@ def _import_pyplot():
             "install it with `pip install skmax[plot]` (or `pip install matplotlib`)."
         ) from exc
     return plt
+
+
+def _find_histogram_axes(ax):
+    """The histogram axes of an earlier diagram on ``ax`` (its twin, or the
+    panel below it), or None."""
+    for other in ax.figure.axes:
+        if other is not ax and other.get_gid() in (_PANEL_GID, _TWIN_GID) and (
+                ax.get_shared_x_axes().joined(ax, other)):
+            return other
+    return None
+
+
+def _fit_histogram_below(hist_ax):
+    """Scale a twin-axis histogram into the lower part of the axes, ticks
+    only there, so that it stays below the curves' upper region."""
+    from matplotlib.ticker import MaxNLocator
+
+    top = max((patch.get_height() for patch in hist_ax.patches), default=0.0)
+    if top > 0:
+        hist_ax.set_ylim(0, top / _HIST_HEIGHT)
+        ticks = MaxNLocator(nbins=3).tick_values(0, top)
+        hist_ax.set_yticks([t for t in ticks if 0 <= t <= top * 1.05])
 
 
 class ReliabilityDisplay:
@@ -39,10 +70,19 @@ class ReliabilityDisplay:
         Name in the legend.
     pos_label : label, default=None
         The class of a one-class diagram; None for top-label.
+    smooth_curve : tuple of three ndarrays, default=None
+        ``(confidence, accuracy, density)`` of a kernel-smoothed reliability
+        curve (:func:`skmax.metrics.smooth_reliability_curve`), drawn beside
+        the bins; None draws the bins only.
 
     Attributes
     ----------
     line_ : matplotlib Line2D
+        The curve (its label is the legend entry).
+    markers_ : matplotlib PathCollection
+        One marker per bin, its area and opacity growing with the bin's weight.
+    smooth_line_ : matplotlib Line2D or None
+        The kernel-smoothed curve.
     hist_ : matplotlib BarContainer or None
     ax_ : matplotlib Axes
     hist_ax_ : matplotlib Axes or None
@@ -61,27 +101,33 @@ class ReliabilityDisplay:
     """
 
     def __init__(self, prob_pred, prob_true, bin_weight, ece, *, estimator_name=None,
-                 pos_label=None):
+                 pos_label=None, smooth_curve=None):
         self.prob_pred = prob_pred
         self.prob_true = prob_true
         self.bin_weight = bin_weight
         self.ece = ece
         self.estimator_name = estimator_name
         self.pos_label = pos_label
+        self.smooth_curve = smooth_curve
 
     def plot(self, ax=None, *, name=None, ref_line=True, show_hist=True, **kwargs):
         """Draw the diagram.
+
+        Several diagrams can share one ``ax`` (a model before and after
+        calibration): the diagonal is drawn once, all histograms share one
+        axis, and the legend is redrawn to list every curve.
 
         Parameters
         ----------
         ax : matplotlib Axes, default=None
             Where to draw; None makes a new figure with the curve on top and the
-            histogram in a panel below. With an ``ax``, the histogram goes on a
-            twin y-axis of it.
+            histogram in a panel below. With an ``ax``, the histogram goes in
+            the lower part of a twin y-axis of it (the one of an earlier
+            diagram on this ``ax``, or the panel below it, when there is one).
         name : str, default=None
             Legend name (overrides ``estimator_name``).
         ref_line : bool, default=True
-            Draw the diagonal of perfect calibration.
+            Draw the diagonal of perfect calibration (unless ``ax`` has it).
         show_hist : bool, default=True
             Draw the confidence histogram.
         **kwargs : dict
@@ -92,45 +138,69 @@ class ReliabilityDisplay:
         display : ReliabilityDisplay
         """
         plt = _import_pyplot()
-        hist_ax, separate_panel = None, False
+        hist_ax = None
         if ax is None:
             if show_hist:
                 fig, (ax, hist_ax) = plt.subplots(
                     2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]}, figsize=(5, 6)
                 )
-                separate_panel = True
+                hist_ax.set_gid(_PANEL_GID)
             else:
                 fig, ax = plt.subplots()
         elif show_hist:
-            hist_ax = ax.twinx()
+            hist_ax = _find_histogram_axes(ax)
+            if hist_ax is None:
+                hist_ax = ax.twinx()
+                hist_ax.set_gid(_TWIN_GID)
         name = self.estimator_name if name is None else name
         label = f"ECE = {self.ece:.3f}" if name is None else f"{name} (ECE = {self.ece:.3f})"
-        if ref_line:
-            ax.plot([0, 1], [0, 1], "k:", label="Perfectly calibrated")
-        line_kwargs = {"marker": "s", "label": label, **kwargs}
-        (self.line_,) = ax.plot(self.prob_pred, self.prob_true, **line_kwargs)
+        if ref_line and not any(line.get_gid() == _REFERENCE_GID for line in ax.lines):
+            ax.plot([0, 1], [0, 1], "k:", label="Perfectly calibrated", gid=_REFERENCE_GID)
+        weight = np.asarray(self.bin_weight, dtype=np.float64)
+        share = weight / weight.max() if weight.size and weight.max() > 0 else weight
+        (self.line_,) = ax.plot(self.prob_pred, self.prob_true, **{"label": label, **kwargs})
+        # one marker per bin, its area and opacity growing with the bin's
+        # weight: a bin of a few samples should not look as sure as a full one
+        color = self.line_.get_color()
+        self.markers_ = ax.scatter(
+            self.prob_pred, self.prob_true, s=_MARKER_AREA * np.maximum(share, 0.05),
+            color=color, alpha=0.3 + 0.7 * share, edgecolors=color, zorder=self.line_.get_zorder(),
+        )
+        self.smooth_line_ = None
+        if self.smooth_curve is not None:
+            confidence, accuracy, density = self.smooth_curve
+            # only where the confidences have mass: elsewhere the ratio is noise
+            shown = density >= 0.01 * density.max()
+            (self.smooth_line_,) = ax.plot(
+                np.where(shown, confidence, np.nan), accuracy, "-",
+                color=self.line_.get_color(), alpha=0.8, label="kernel-smoothed")
         what = "Confidence (max probability)" if self.pos_label is None else (
             f"Predicted probability of class {self.pos_label}")
         ax.set(xlim=(0, 1), ylim=(0, 1), ylabel="Accuracy" if self.pos_label is None
                else f"Frequency of class {self.pos_label}")
-        ax.legend(loc="upper left")
         self.hist_ = None
-        ax.set_xlabel(what)
         if hist_ax is not None:
-            frac = np.asarray(self.bin_weight) / np.sum(self.bin_weight)
-            self.hist_ = hist_ax.bar(
-                self.prob_pred, frac, width=0.03, alpha=0.4, color=self.line_.get_color()
-            )
-            hist_ax.set_ylabel("Fraction of samples")
-            if separate_panel:
+            frac = weight / weight.sum()
+            self.hist_ = hist_ax.bar(self.prob_pred, frac, width=0.03, alpha=0.35, color=color,
+                                     edgecolor=color)
+            if hist_ax.get_gid() == _PANEL_GID:
+                hist_ax.set_ylabel("Fraction of samples")
                 hist_ax.set_xlabel(what)
+            else:
+                hist_ax.set_ylabel("Fraction", y=_HIST_HEIGHT / 2)
+                _fit_histogram_below(hist_ax)
+        if hist_ax is None or hist_ax.get_gid() != _PANEL_GID:
+            ax.set_xlabel(what)
+        # the legend's location is chosen after every curve and bar is drawn
+        ax.legend(loc="best")
         self.ax_, self.hist_ax_, self.figure_ = ax, hist_ax, ax.figure
         return self
 
     @classmethod
     def from_predictions(
         cls, y_true, y_prob, *, n_bins=15, strategy="uniform", pos_label=None, labels=None,
-        sample_weight=None, name=None, ax=None, ref_line=True, show_hist=True, **kwargs
+        sample_weight=None, name=None, ax=None, ref_line=True, show_hist=True, smooth=False,
+        **kwargs
     ):
         """Diagram of given probabilities.
 
@@ -157,6 +227,10 @@ class ReliabilityDisplay:
             Where to draw.
         ref_line, show_hist : bool, default=True
             See :meth:`plot`.
+        smooth : bool, default=False
+            Also draw the kernel-smoothed reliability curve
+            (:func:`skmax.metrics.smooth_reliability_curve`, at the smooth
+            ECE's bandwidth), where the confidences have mass.
         **kwargs : dict
             Passed to ``ax.plot``.
 
@@ -175,7 +249,12 @@ class ReliabilityDisplay:
                 y_true, y_prob, n_bins=n_bins, strategy=strategy,
                 sample_weight=sample_weight, labels=labels,
             )
-        disp = cls(conf, acc, wb, ece, estimator_name=name, pos_label=pos_label)
+        curve = None
+        if smooth:
+            curve = smooth_reliability_curve(y_true, y_prob, sample_weight=sample_weight,
+                                             labels=labels, pos_label=pos_label)[:3]
+        disp = cls(conf, acc, wb, ece, estimator_name=name, pos_label=pos_label,
+                   smooth_curve=curve)
         return disp.plot(ax=ax, ref_line=ref_line, show_hist=show_hist, **kwargs)
 
     @classmethod

@@ -103,16 +103,31 @@ def sgd_block_update(W, rows, cols, gT, scale):
     return W
 
 
-def adam_block_update(W, m, v, rows, cols, gT, lam, lr, beta1, beta2, eps):
-    """One Adam step on the block ``W[rows][:, cols]`` with gradient
-    ``gT.T + lam W``; returns float64 copies of ``(W, m, v)``."""
+def adam_block_update(W, m, v, last, rows, cols, gT, lam, lr, t, beta1, beta2, eps):
+    """Adam step ``t`` on the block ``W[rows][:, cols]`` with gradient
+    ``gT.T + lam W``, each entry first making, one by one, the steps
+    ``last + 1 .. t - 1`` it skipped, with a zero gradient (the kernel's
+    closed form of them takes ``eps`` once: equal for ``eps = 0``); returns
+    float64 copies of ``(W, m, v)`` and the updated ``last``."""
     W, m, v = (np.array(A, dtype=np.float64) for A in (W, m, v))
+    last = np.array(last)
+
+    def bias_corrected(step):
+        return lr * np.sqrt(1 - beta2 ** step) / (1 - beta1 ** step)
+
+    for i in rows:
+        for j in cols:
+            for step in range(last[i, j] + 1, t if v[i, j] > 0 else 0):   # v = 0: never updated
+                m[i, j] *= beta1
+                v[i, j] *= beta2
+                W[i, j] -= bias_corrected(step) * m[i, j] / (np.sqrt(v[i, j]) + eps)
+            last[i, j] = t
     block = np.ix_(rows, cols)
     g = np.asarray(gT, dtype=np.float64).T + lam * W[block]
     m[block] = beta1 * m[block] + (1 - beta1) * g
     v[block] = beta2 * v[block] + (1 - beta2) * g * g
-    W[block] -= lr * m[block] / (np.sqrt(v[block]) + eps)
-    return W, m, v
+    W[block] -= bias_corrected(t) * m[block] / (np.sqrt(v[block]) + eps)
+    return W, m, v, last
 
 
 def softmax(z):
@@ -125,3 +140,22 @@ def temperature_mean_nll(L, y, beta, sw=None):
     temperature scaling objective (``beta = 1 / T``) as the calibrator reports it."""
     total = temperature_nll(L, y, sw, beta)[0]
     return float(total / (len(y) if sw is None else np.sum(sw)))
+
+
+def scaling_objective(coef, Z, y, sw, structure, weights, centre):
+    """Penalised NLL of ``softmax(Z W^T + b)`` (``W`` diagonal for 'vector') and
+    its gradient over ``coef = [scales (K or K*K), b]``, from :func:`objective`
+    and :func:`row_gradients`."""
+    n, K = Z.shape
+    if structure == "vector":
+        W = np.diag(coef[:K])
+    else:
+        W = coef[: K * K].reshape(K, K)
+    b = coef[-K:]
+    d = coef - centre
+    value = objective(W, b, Z, y, sw, C=np.inf) + np.sum(weights * d * d)
+    G = row_gradients(Z @ W.T + b, y) * (sw / sw.sum())[:, None]
+    grad_W = G.T @ Z
+    grad_scales = np.diag(grad_W) if structure == "vector" else grad_W.ravel()
+    grad = np.concatenate([grad_scales, G.sum(axis=0)]) + 2.0 * weights * d
+    return value, grad

@@ -194,7 +194,7 @@ def test_pipeline_and_classes_param():
 def test_wrapper_calibrates(ensemble):
     X, y = make_classification(1500, n_informative=8, n_classes=4, random_state=0)
     clf = TemperatureCalibratedClassifier(GaussianNB(), cv=3, ensemble=ensemble).fit(X, y)
-    assert clf.method_ == "predict_proba"
+    assert clf.response_method_ == "predict_proba"
     P = clf.predict_proba(X)
     np.testing.assert_allclose(P.sum(axis=1), 1.0)
     assert len(clf.estimators_) == (3 if ensemble else 1)
@@ -206,7 +206,7 @@ def test_wrapper_frozen_and_gridsearch():
     X, y = load_iris(return_X_y=True)
     lr = LogisticRegression(max_iter=1000).fit(X, y)
     clf = TemperatureCalibratedClassifier(FrozenEstimator(lr)).fit(X, y)
-    assert clf.estimators_[0] is not None and clf.method_ == "decision_function"
+    assert clf.estimators_[0] is not None and clf.response_method_ == "decision_function"
     cal = TemperatureCalibrator().fit(lr.decision_function(X), y)
     assert clf.temperatures_[0] == pytest.approx(cal.temperature_)
     gs = GridSearchCV(

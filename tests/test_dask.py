@@ -19,6 +19,7 @@ from skmax import SoftmaxClassifier  # noqa: E402
 from skmax._dask import DistributedObjective  # noqa: E402
 from skmax._loss import SoftmaxLoss  # noqa: E402
 from skmax._objective import SoftmaxObjective  # noqa: E402
+from skmax._softmax import _balanced_class_weights  # noqa: E402
 
 CHUNK = 70   # rows per chunk: several chunks per worker, one ragged
 
@@ -49,8 +50,7 @@ def _objective_value(clf, X, y, sw):
     """The in-memory objective of ``clf``'s parameters (float64)."""
     y_enc = np.searchsorted(clf.classes_, y)
     if clf.class_weight == "balanced":
-        counts = np.bincount(y_enc)
-        sw = sw * (len(y) / (len(counts) * counts))[y_enc]
+        sw = sw * _balanced_class_weights(np.bincount(y_enc, weights=sw))[y_enc]
     W, b = clf._rows_per_class()
     loss = SoftmaxLoss(clf.temperature, clf.label_smoothing, clf.focal_gamma)
     obj = SoftmaxObjective(X, y_enc, sw, len(clf.classes_), loss, C=clf.C,
@@ -82,13 +82,14 @@ def test_distributed_fit_reaches_the_in_memory_objective(client, data, options):
 
 def test_distributed_evaluations_equal_the_in_memory_objective(client, data):
     # value, gradient and Hessian product at one point, not only at the optimum
-    from skmax._dask import _build_chunk
+    from skmax._dask import _build_chunk, _raw_chunk
 
     X, y, sw = data
     loss = SoftmaxLoss(1.5, 0.05)
     memory = SoftmaxObjective(X, y.astype(np.int32), sw, 4, loss, C=0.5)
-    states = [client.submit(_build_chunk, X[i:i + CHUNK], y[i:i + CHUNK], sw[i:i + CHUNK],
-                            np.arange(4), None, 1, loss, True)
+    states = [client.submit(_build_chunk, _raw_chunk(X[i:i + CHUNK], y[i:i + CHUNK],
+                                                     sw[i:i + CHUNK]),
+                            np.arange(4), 0, None, 1, loss, True, False)
               for i in range(0, len(y), CHUNK)]
     objective = DistributedObjective(client, states, *X.shape, 4, sw.sum(), 0.5, True)
     coef = np.random.default_rng(1).standard_normal(memory.n_params)
@@ -284,3 +285,52 @@ def test_calibration_metrics_on_dask_input(client, kind):
         expected_calibration_error(dy, dP, strategy="quantile")
     with pytest.raises(ValueError, match="outside"):
         expected_calibration_error(dy, dP * 2)
+
+
+def test_failed_distributed_fit_keeps_the_previous_model(client, data, monkeypatch):
+    pd = pytest.importorskip("pandas")
+    X, y, _ = data
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
+    clf = SoftmaxClassifier(warm_start=True).fit(frame, y % 3)
+    before = {name: value.copy() if isinstance(value, np.ndarray) else value
+              for name, value in vars(clf).items()}
+    evaluate = DistributedObjective.loss_gradient
+    calls = []
+
+    def fail_on_third(self, coef, keep_proba=False):
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("the scheduler gave up")
+        return evaluate(self, coef, keep_proba)
+
+    monkeypatch.setattr(DistributedObjective, "loss_gradient", fail_on_third)
+    with pytest.raises(RuntimeError, match="gave up"):
+        clf.fit(*_dask(X[:, :5], y))     # other features and classes
+    assert len(calls) == 3
+    assert vars(clf).keys() == before.keys()
+    for name, value in before.items():
+        np.testing.assert_array_equal(getattr(clf, name), value)
+
+
+def test_extreme_sample_weights_rescaled_as_in_memory(client, data):
+    X, y, sw = data
+    for factor in [2.0**-700, 2.0**1000]:
+        memory = SoftmaxClassifier(class_weight="balanced").fit(X, y, sample_weight=sw * factor)
+        clf = SoftmaxClassifier(class_weight="balanced").fit(*_dask(X, y, sw * factor))
+        np.testing.assert_allclose(clf.coef_, memory.coef_, rtol=1e-6, atol=1e-8)
+
+
+def test_distributed_temperature_is_scale_equivariant(client):
+    from skmax import TemperatureCalibrator
+
+    rng = np.random.default_rng(5)
+    y = rng.integers(0, 3, 300)
+    scores = rng.standard_normal((300, 3))
+    scores[np.arange(300), y] += 1.0
+    reference = TemperatureCalibrator().fit(*_dask(scores, y))
+    for k in [-900, -600, 600, 1021]:    # not subnormal: those keep too few bits
+        cal = TemperatureCalibrator().fit(*_dask(np.ldexp(scores, k), y))
+        assert cal.temperature_ == pytest.approx(np.ldexp(reference.temperature_, k), rel=1e-9)
+        assert cal.nll_ == pytest.approx(reference.nll_, rel=1e-9)
+        memory = TemperatureCalibrator().fit(np.ldexp(scores, k), y)
+        assert cal.temperature_ == pytest.approx(memory.temperature_, rel=1e-6)

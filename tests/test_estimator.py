@@ -283,7 +283,7 @@ def test_unfitted(method, data):
 @pytest.mark.parametrize("n_classes", [2, 4])
 @pytest.mark.parametrize("fmt", [None, "csr"])
 def test_predictions_over_row_chunks(monkeypatch, n_classes, fmt):
-    # chunks of 7 rows give the same logits as one product
+    # blocks of 7 rows give the same predictions as one block
     import skmax._prediction as prediction
 
     X, y = make_classification(50, 6, n_informative=4, n_classes=n_classes, random_state=0)
@@ -293,8 +293,6 @@ def test_predictions_over_row_chunks(monkeypatch, n_classes, fmt):
     Xin = X if fmt is None else sp.csr_matrix(X)
     width = clf.coef_.shape[0] + int(n_classes == 2)
     monkeypatch.setattr(prediction, "_PREDICT_CHUNK_BYTES", 7 * 8 * width)
-    chunks = list(prediction.logit_chunks(X, clf.coef_, clf.intercept_, binary_rows=True))
-    assert len(chunks) == 8
     np.testing.assert_allclose(clf.decision_function(Xin), whole, rtol=1e-12)
     np.testing.assert_allclose(clf.predict_proba(Xin), proba, rtol=1e-12)
     np.testing.assert_array_equal(clf.predict(Xin), clf.classes_[np.argmax(proba, axis=1)])

@@ -16,6 +16,7 @@ import reference as ref
 from reference import row_gradients, row_hessp, row_losses
 
 THREADS = [1, 2, 3]
+CATCH_UP = _minibatch_kernels.adam_catch_up_table(0.9, 0.999)
 
 
 def _params(T, eps, gamma):
@@ -303,14 +304,36 @@ def test_block_updates_match_reference(dtype, n_threads):
     _minibatch_kernels.axpy_block_t(W1, rows, cols, gT, -0.3, n_threads)
     np.testing.assert_allclose(W1, ref.sgd_block_update(W, rows, cols, gT, -0.3), rtol=rtol)
 
-    W2, m2, v2 = W.copy(), m.copy(), v.copy()
-    args = (0.05, 0.01, 0.9, 0.999, 1e-8)    # lam, lr, beta1, beta2, eps
-    _minibatch_kernels.adam_block_t(W2, m2, v2, rows, cols, gT, *args, n_threads)
-    for got, want in zip((W2, m2, v2), ref.adam_block_update(W, m, v, rows, cols, gT, *args)):
-        np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol * np.abs(want).max())
     untouched = np.ones(W.shape, dtype=bool)
     untouched[np.ix_(rows, cols)] = False
-    np.testing.assert_array_equal(W2[untouched], W[untouched])
+    # entries last updated at step 0 (never: m = v = 0), just before, or long ago
+    last = np.random.default_rng(0).choice([0, 8, 9, 3, 1], size=W.shape).astype(np.int32)
+    m[last == 0], v[last == 0] = 0, 0
+    for t, eps in [(10, 1e-8), (10, 0.0), (40_000, 0.0)]:
+        W2, m2, v2, last2 = W.copy(), m.copy(), v.copy(), last.copy()
+        if t > 10:
+            last2[last > 0] += t - 10
+        args = (0.05, 0.01, t, 0.9, 0.999, eps)    # lam, lr, t, beta1, beta2, eps
+        want = ref.adam_block_update(W2, m2, v2, last2, rows, cols, gT, *args)
+        _minibatch_kernels.adam_block_t(W2, m2, v2, last2, rows, cols, gT, CATCH_UP,
+                                        *args, n_threads)
+        np.testing.assert_array_equal(last2, want[3])
+        # eps > 0: only the entries that skipped no step match to rounding
+        exact = (last2 == t) & ((last == 9) | (last == 0) | (eps == 0))
+        for got, expected in zip((W2, m2, v2), want[:3]):
+            np.testing.assert_allclose(got[exact], expected[exact], rtol=rtol,
+                                       atol=rtol * np.abs(expected).max())
+            np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-6)
+        np.testing.assert_array_equal(W2[untouched], W[untouched])
+
+
+def test_adam_catch_up_table_is_the_bias_corrected_series():
+    beta1, beta2, s = 0.9, 0.999, 5
+    r = beta1 / np.sqrt(beta2)
+    steps = np.arange(s + 1, s + 2000)
+    series = np.sum(np.sqrt(1 - beta2 ** steps) / (1 - beta1 ** steps) * r ** (steps - s))
+    np.testing.assert_allclose(CATCH_UP[s], series, rtol=1e-12)
+    np.testing.assert_allclose(CATCH_UP[-1], r / (1 - r), rtol=1e-12)
 
 
 def test_block_updates_reject_mismatched_blocks():
@@ -318,4 +341,5 @@ def test_block_updates_reject_mismatched_blocks():
     with pytest.raises(ValueError, match="gt"):
         _minibatch_kernels.axpy_block_t(W, rows, cols, gT.T.copy(), 1.0)
     with pytest.raises(ValueError, match="gt"):
-        _minibatch_kernels.adam_block_t(W, m, v, rows, cols[:2], gT, 0.0, 0.1, 0.9, 0.999, 1e-8)
+        _minibatch_kernels.adam_block_t(W, m, v, np.zeros(W.shape, np.int32), rows, cols[:2],
+                                        gT, CATCH_UP, 0.0, 0.1, 1, 0.9, 0.999, 1e-8)

@@ -11,7 +11,7 @@ from sklearn.preprocessing import StandardScaler
 
 from skmax import SoftmaxClassifier
 from skmax._loss import SoftmaxLoss
-from skmax._sgd import batch_size_for, new_solver, run_epochs
+from skmax._sgd import StochasticSolver, batch_size_for, new_solver, run_epochs
 
 
 def _data(n=300, K=4, seed=0):
@@ -156,7 +156,39 @@ def test_early_stopping_scores_with_the_estimator_prediction():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         clf.fit(X, y)
-    assert clf._stochastic.alpha != 1.0         # the lazy scale is applied
-    np.testing.assert_array_equal(clf.classes_[clf._stochastic.predict_index(X)],
-                                  clf.predict(X))
+    solver = StochasticSolver.from_state(clf._stochastic)
+    assert solver.alpha != 1.0         # the lazy scale is applied
+    np.testing.assert_array_equal(clf.classes_[solver.predict_index(X)], clf.predict(X))
 
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n_threads", [1, 2, 3])
+def test_compiled_sampled_step_matches_the_numpy_step(solver, dtype, n_threads):
+    # the one-call sampled step (dense X) against the step built of numpy calls,
+    # from equal states and random streams: equal losses and parameters
+    rng = np.random.default_rng(0)
+    K, d, n, batch = 30, 7, 300, 50
+    X = rng.normal(size=(n, d)).astype(dtype)
+    y = rng.integers(0, K, n)
+    sw = rng.uniform(0.5, 2.0, n)
+    sw[:batch] = 0.0       # a batch without weight is skipped by both
+    config = dict(loss=SoftmaxLoss(label_smoothing=0.1, n_threads=n_threads),
+                  learning_rate=0.05, n_sampled=5, sampler="unigram", sampler_power=0.75,
+                  remove_accidental_hits=True)
+    solvers = [new_solver(solver, dtype, np.zeros((K, d)), np.zeros(K), np.bincount(y), (1, 2),
+                          fit_intercept=True, early_stopping=False, config=config)
+               for _ in range(2)]
+    numpy_step, compiled = solvers
+    rtol = 1e-12 if dtype == np.float64 else 1e-5
+    for _ in range(3):
+        for start in range(0, n, batch):
+            idx = np.arange(start, start + batch)
+            want = numpy_step.step(X[idx], y[idx], sw[idx], 0.01)
+            got = compiled._compiled_sampled_step(X, idx, y.astype(np.intc), sw, 0.01)
+            np.testing.assert_allclose(got, want, rtol=rtol)
+    assert compiled.t == numpy_step.t
+    for got, want in zip(compiled.coef(), numpy_step.coef()):
+        assert np.abs(want).max() > 0
+        np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol * np.abs(want).max())

@@ -8,7 +8,7 @@ import scipy.sparse as sp
 from cases import OPTIONS, RTOL, random_options
 
 from skmax._loss import SoftmaxLoss
-from skmax._objective import SoftmaxObjective
+from skmax._objective import _CHUNKS_PER_THREAD, SoftmaxObjective
 
 from reference import objective as ref_objective
 
@@ -161,12 +161,12 @@ def test_zero_columns_compacted(dtype, C):
 
 
 def test_float32_copy_made_by_the_workers():
-    # each worker converts its own row chunk; the copy is C-ordered and exact
+    # the workers convert the row chunks; the copy is C-ordered and exact
     rng = np.random.default_rng(3)
     X = np.asfortranarray(rng.normal(size=(30000, 30)))
     y = rng.integers(0, 3, size=30000)
     with SoftmaxObjective(X, y, np.ones(30000), 3, SoftmaxLoss(), n_threads=2) as obj:
-        assert len(obj._chunks) == 2
+        assert obj.n_threads == 2 and len(obj._chunks) == 2 * _CHUNKS_PER_THREAD
         X32 = obj._float32_copy()
     assert X32.dtype == np.float32 and X32.flags.c_contiguous
     np.testing.assert_array_equal(X32, X.astype(np.float32))
@@ -188,7 +188,8 @@ def test_objective_same_for_blocks_threads_and_sparse(dtype, gamma):
     variants = [(X, dict(block_rows=1)), (X, dict(block_rows=7)),
                 (X, dict(block_rows=7, n_threads=2)), (X, dict(n_threads=2)),
                 (np.asfortranarray(X), dict(block_rows=64, n_threads=2))]
-    variants += [(sp.csr_matrix(X).asformat(fmt), dict(n_threads=2)) for fmt in ["csr", "csc"]]
+    variants += [(sp.csr_matrix(X).asformat(fmt), dict(n_threads=t))
+                 for fmt in ["csr", "csc"] for t in (1, 2, 3)]
     for data, kwargs in variants:
         with SoftmaxObjective(data, y, sw, 4, loss, **kwargs) as obj:
             v, g = obj.loss_gradient(coef)
