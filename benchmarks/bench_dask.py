@@ -104,20 +104,29 @@ def _evaluation_overhead(client, n_chunks, d, K, repeats=20):
     import dask.array as da
     from dask import delayed
 
-    from skmax._dask import DistributedObjective, _build_chunk
+    from skmax._dask import DistributedObjective, _build_chunk, _raw_chunk
     from skmax._loss import SoftmaxLoss
 
     X = da.random.standard_normal((8 * n_chunks, d), chunks=(8, d)).astype(np.float32)
     y = da.arange(8 * n_chunks, chunks=8) % K
-    build = delayed(_build_chunk)
-    states = client.compute([build(xb, yb, None, np.arange(K), None, 1, SoftmaxLoss(), True)
-                             for xb, yb in zip(X.to_delayed().ravel(), y.to_delayed().ravel())])
+    raw = client.compute([delayed(_raw_chunk)(xb, yb, None)
+                          for xb, yb in zip(X.to_delayed().ravel(), y.to_delayed().ravel())])
+    states = client.map(_build_chunk, raw, classes=np.arange(K), k=0, class_weights=None,
+                        n_jobs=1, loss=SoftmaxLoss(), fit_intercept=True, low_memory=False)
+    del raw
     objective = DistributedObjective(client, states, 8 * n_chunks, d, K, 8.0 * n_chunks,
                                      1.0, True)
     coef = np.zeros(objective.n_params)
+    objective.loss_gradient(coef)    # finds where the chunks live
     times = [_timed(lambda: objective.loss_gradient(coef))[0] for _ in range(repeats)]
     client.cancel(states)
     return float(np.median(times))
+
+
+def _round_trip(client, repeats=20):
+    """Median seconds of submitting one no-op task and fetching its result."""
+    return float(np.median([_timed(lambda: client.submit(int, pure=False).result())[0]
+                            for _ in range(repeats)]))
 
 
 def _warm_up(client):
@@ -210,24 +219,39 @@ def _peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def lazy_case(n, d, K, chunk, limit_mb, max_iter):
-    """Run in a fresh process: fit on lazily generated data under ``RLIMIT_DATA``;
+def lazy_case(address, n, d, K, chunk, limit_mb, max_iter):
+    """Run in a fresh process under ``RLIMIT_DATA`` (the workers, started by
+    the parent, are not limited): fit on data generated lazily on the workers;
     print one table row's fields."""
     resource.setrlimit(resource.RLIMIT_DATA, (limit_mb << 20, limit_mb << 20))
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
     from skmax import SoftmaxClassifier
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster, \
-            Client(cluster) as client:
+    with Client(address) as client:
         _warm_up(client)
         dX, dy = _dataset(n, d, K, chunk)
         t, clf = _timed(lambda: SoftmaxClassifier(max_iter=max_iter).fit(dX, dy))
         workers = client.run(_peak_rss_mb)
     data_mb = n * d * 4 / 2**20
     print("LAZY", f"{n:,} x {d} float32", f"{data_mb:,.0f}", limit_mb,
-          f"{_peak_rss_mb():,.0f}", " / ".join(f"{v:,.0f}" for v in workers.values()),
-          clf.n_iter_, _fmt(t), sep="\t")
+          f"{_peak_rss_mb():,.0f}", f"{100 * _peak_rss_mb() / data_mb:.1f}%",
+          " / ".join(f"{v:,.0f}" for v in workers.values()), int(clf.n_iter_[0]), _fmt(t),
+          sep="\t")
+
+
+def run_lazy_case(n, d, K, chunk, limit_mb, max_iter):
+    """:func:`lazy_case` in a subprocess, on a fresh cluster (fresh peak RSS)."""
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster:
+        proc = subprocess.run(
+            [sys.executable, os.path.abspath(__file__), "--lazy", cluster.scheduler_address,
+             *map(str, (n, d, K, chunk, limit_mb, max_iter))],
+            capture_output=True, text=True)
+    if proc.returncode:
+        raise RuntimeError(f"the lazy case failed:\n{proc.stderr[-3000:]}")
+    return next(line for line in proc.stdout.splitlines() if line.startswith("LAZY"))
 
 
 def main():
@@ -236,14 +260,14 @@ def main():
     parser.add_argument("--n", type=int, default=2_000_000)
     parser.add_argument("--chunk", type=int, default=100_000)
     parser.add_argument("--lazy-n", type=int, default=10_000_000)
-    parser.add_argument("--client-limit-mb", type=int, default=1536)
-    parser.add_argument("--lazy", nargs=6, type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--client-limit-mb", type=int, default=1024)
+    parser.add_argument("--lazy", nargs=7, help=argparse.SUPPRESS)
     add_docs_option(parser)
     args = parser.parse_args()
     if args.lazy:
-        return lazy_case(*args.lazy)
+        return lazy_case(args.lazy[0], *map(int, args.lazy[1:]))
     if args.quick:
-        args.n, args.chunk, args.lazy_n, args.client_limit_mb = 20_000, 2_500, 100_000, 1536
+        args.n, args.chunk, args.lazy_n = 20_000, 2_500, 100_000
     from distributed import Client, LocalCluster
 
     d, K = 100, 10
@@ -265,20 +289,18 @@ def main():
         n_chunks = -(-args.n // args.chunk)
         overhead = _evaluation_overhead(client, n_chunks, d, K)
         report.add(f"A distributed evaluation over {n_chunks} chunks of 8 rows (the "
-                   f"round trip alone, median of 20): {1e3 * overhead:.0f} ms.")
+                   f"round trip alone, median of 20): {1e3 * overhead:.0f} ms; one no-op "
+                   f"task submitted and fetched: {1e3 * _round_trip(client):.0f} ms.")
         ml_rows = []
         dask_ml_rows(client, X, y, args.chunk, 1.0, ml_rows)
         report.table(["labels", "dask-ml (s)", "skmax on dask (s)",
                       "held-out accuracy (dask-ml / skmax)",
                       "objective (dask-ml vs skmax) / what dask-ml returns"], ml_rows)
         del X, y
-    proc = subprocess.run(
-        [sys.executable, os.path.abspath(__file__), "--lazy", str(args.lazy_n), str(d),
-         str(K), str(args.chunk), str(args.client_limit_mb), "1"],
-        capture_output=True, text=True, check=True)
-    fields = next(line for line in proc.stdout.splitlines() if line.startswith("LAZY"))
+    fields = run_lazy_case(args.lazy_n, d, K, args.chunk, args.client_limit_mb, 1)
     report.table(["lazy data (on the workers)", "size (MB)", "client RLIMIT_DATA (MB)",
-                  "client peak RSS (MB)", "worker peak RSS (MB)", "iterations", "fit (s)"],
+                  "client peak RSS (MB)", "client peak / data size",
+                  "worker peak RSS (MB)", "iterations", "fit (s)"],
                  [fields.split("\t")[1:]])
     if args.write_docs:
         report.write_docs(args.write_docs)

@@ -39,9 +39,10 @@
    tiny to huge scores); each Newton step on ``beta`` sums the chunks'
    ``(F, F', F'')`` as in note 3. The in-memory warm start on a strided subset
    is skipped.
-7. Threads: a chunk's task runs ``n_jobs`` OpenMP threads (``None``: OpenMP's
-   default on the worker, which is 1 under the nanny's ``OMP_NUM_THREADS=1``);
-   dask's parallelism is over workers.
+7. Threads: an evaluation is one task per worker, so a chunk's evaluation
+   runs ``n_jobs`` OpenMP threads, and with ``n_jobs=None`` the worker's
+   thread count (OpenMP's default is 1 under the nanny's
+   ``OMP_NUM_THREADS=1``, which would leave the other worker threads idle).
 """
 
 import copy
@@ -176,6 +177,19 @@ class _ChunkObjective(SoftmaxObjective):
         return sum(getattr(getattr(a, "data", a), "nbytes", 0) for a in arrays if a is not None)
 
 
+def _worker_threads(n_jobs):
+    """OpenMP threads of a chunk's evaluation on this worker (note 7)."""
+    n_threads = n_threads_from_n_jobs(n_jobs)
+    if n_jobs is None:
+        from distributed import get_worker
+
+        try:
+            n_threads = max(n_threads, get_worker().state.nthreads)
+        except (ValueError, AttributeError):    # not on a worker (tests build chunks inline)
+            pass
+    return n_threads
+
+
 def _build_chunk(raw, classes, k, class_weights, n_jobs, loss, fit_intercept, low_memory):
     """A chunk's objective, built on its worker from :func:`_raw_chunk`: labels
     encoded, weights times ``2**k`` and the class weights."""
@@ -185,7 +199,7 @@ def _build_chunk(raw, classes, k, class_weights, n_jobs, loss, fit_intercept, lo
     if class_weights is not None:
         sw = sw * class_weights[y_enc]
     loss = copy.copy(loss)
-    loss.n_threads = n_threads_from_n_jobs(n_jobs)    # the worker's OpenMP default (note 7)
+    loss.n_threads = _worker_threads(n_jobs)
     return _ChunkObjective(X, y_enc, sw, len(classes), loss, fit_intercept, loss.n_threads,
                            low_memory)
 
