@@ -294,6 +294,29 @@ class _ChunkSums:
         return root
 
 
+def _balanced_placement(client, futures, rows):
+    """A worker for each chunk: where it is, except that chunks move from the
+    workers holding more than their share of the rows to the least loaded
+    ones, while a move lowers the larger of the two loads (an evaluation waits
+    for the busiest worker; note 3). Moves happen once, when the objectives
+    are built."""
+    from distributed import wait
+
+    wait(futures)
+    who_has = client.who_has(futures)
+    owners = [min(who_has[f.key]) for f in futures]
+    load = dict.fromkeys(client.ncores(), 0)
+    for worker, r in zip(owners, rows):
+        load[worker] = load.get(worker, 0) + r
+    for i in sorted(range(len(rows)), key=lambda i: -rows[i]):
+        least = min(load, key=load.get)
+        if load[least] + rows[i] < load[owners[i]]:
+            load[owners[i]] -= rows[i]
+            load[least] += rows[i]
+            owners[i] = least
+    return owners
+
+
 class DistributedObjective:
     """The penalised objective of :mod:`skmax._objective` over chunk objectives
     kept on the workers (note 3).
@@ -410,11 +433,14 @@ def fit_dask(estimator, X, y, sample_weight):
         for labels, chunk_totals, e, _ in summaries:
             totals[np.searchsorted(classes, labels)] += np.ldexp(chunk_totals, e + k)
         class_weights = _class_weights(estimator.class_weight, classes, totals)
-        states = client.map(
-            _build_chunk, raw, classes=classes, k=k, class_weights=class_weights,
-            n_jobs=estimator.n_jobs, loss=estimator._training_loss(1),
-            fit_intercept=estimator.fit_intercept, low_memory=estimator.low_memory,
-            pure=False)
+        build = dict(classes=classes, k=k, class_weights=class_weights,
+                     n_jobs=estimator.n_jobs, loss=estimator._training_loss(1),
+                     fit_intercept=estimator.fit_intercept, low_memory=estimator.low_memory)
+        rows = [r for r in X.chunks[0] if r]
+        # other workers allowed: a lost chunk is rebuilt wherever the scheduler can
+        states = [client.submit(_build_chunk, chunk, **build, workers=[worker],
+                                allow_other_workers=True, pure=False)
+                  for chunk, worker in zip(raw, _balanced_placement(client, raw, rows))]
         weight_sum = float(np.sum(client.gather(client.map(_chunk_weight, states,
                                                            pure=False))))
         for future in raw:     # released, not cancelled: that would cancel the states
