@@ -141,36 +141,62 @@ def _fmt(seconds):
     return f"{seconds:.2f}"
 
 
+class _EvaluationClock:
+    """Times the calls of ``cls.<names>`` on the client (patched while open):
+    the start of the first call, and each call's duration."""
+
+    def __init__(self, cls, *names):
+        self.cls, self.names = cls, names
+        self.first, self.durations = None, []
+
+    def __enter__(self):
+        self.originals = {name: getattr(self.cls, name) for name in self.names}
+        for name, original in self.originals.items():
+            setattr(self.cls, name, self._timed(original))
+        return self
+
+    def _timed(self, original):
+        def timed(obj, *args, **kwargs):
+            start = time.perf_counter()
+            self.first = start if self.first is None else self.first
+            result = original(obj, *args, **kwargs)
+            self.durations.append(time.perf_counter() - start)
+            return result
+        return timed
+
+    def __exit__(self, *exc):
+        for name, original in self.originals.items():
+            setattr(self.cls, name, original)
+
+
 def compare_fits(client, name, n, d, K, chunk, density, solver, tol, max_iter, rows):
     """In-memory vs distributed fit on the same data; appends a table row."""
+    from distributed import wait
+
     from skmax import SoftmaxClassifier
     from skmax._dask import DistributedObjective
+    from skmax._objective import SoftmaxObjective
 
     X, y = _numpy_dataset(n, d, K, chunk, density=density)
-    dX, dy = _dataset(n, d, K, chunk, density=density)
-    dX, dy = client.persist([dX, dy])
+    dX, dy = client.persist(list(_dataset(n, d, K, chunk, density=density)))
     client.wait_for_workers(2)
-    from distributed import wait
     wait([dX, dy])
     params = dict(solver=solver, tol=tol, max_iter=max_iter)
-    t_mem, memory = _timed(lambda: SoftmaxClassifier(n_jobs=2, **params).fit(X, y))
-    counter = {"evals": 0}
-    evaluate = DistributedObjective._reduce
-
-    def counting(self, *args):
-        counter["evals"] += 1
-        return evaluate(self, *args)
-
-    DistributedObjective._reduce = counting
-    try:
+    with _EvaluationClock(SoftmaxObjective, "loss_gradient", "hessp") as in_memory:
+        t_mem, memory = _timed(lambda: SoftmaxClassifier(n_jobs=2, **params).fit(X, y))
+    with _EvaluationClock(DistributedObjective, "_reduce") as on_dask:
+        start = time.perf_counter()
         t_dist, dist = _timed(lambda: SoftmaxClassifier(**params).fit(dX, dy))
-    finally:
-        DistributedObjective._reduce = evaluate
     f_mem, f_dist = _objective(memory, X, y), _objective(dist, X, y)
-    overhead = (t_dist - t_mem) / max(counter["evals"], 1)
+    per_eval_mem = np.mean(in_memory.durations)
+    per_eval_dist = np.mean(on_dask.durations)
     rows.append((name, f"{n:,} x {d}, K={K}", f"{chunk:,}", solver, _fmt(t_mem),
-                 _fmt(t_dist), f"{t_dist / t_mem:.2f}", f"{memory.n_iter_} / {dist.n_iter_}",
-                 counter["evals"], f"{1e3 * overhead:.0f}",
+                 _fmt(t_dist), f"{t_dist / t_mem:.2f}",
+                 f"{memory.n_iter_[0]} / {dist.n_iter_[0]}",
+                 f"{len(in_memory.durations)} / {len(on_dask.durations)}",
+                 _fmt(on_dask.first - start),
+                 f"{1e3 * per_eval_mem:.0f} / {1e3 * per_eval_dist:.0f}",
+                 f"{1e3 * (per_eval_dist - per_eval_mem):.0f}",
                  f"{abs(f_dist - f_mem) / abs(f_mem):.1e}"))
     client.cancel([dX, dy])
     return X, y
@@ -259,7 +285,7 @@ def main():
     parser.add_argument("--quick", action="store_true", help="tiny smoke run")
     parser.add_argument("--n", type=int, default=2_000_000)
     parser.add_argument("--chunk", type=int, default=100_000)
-    parser.add_argument("--lazy-n", type=int, default=10_000_000)
+    parser.add_argument("--lazy-n", type=int, default=20_000_000)
     parser.add_argument("--client-limit-mb", type=int, default=1024)
     parser.add_argument("--lazy", nargs=7, help=argparse.SUPPRESS)
     add_docs_option(parser)
@@ -284,7 +310,8 @@ def main():
         compare_fits(client, "sparse CSR 1%", args.n // 4, 1000, K, args.chunk // 4, 0.01,
                      "lbfgs", 1e-4, 100, rows)
         report.table(["data", "shape", "chunk rows", "solver", "in memory (s)", "dask (s)",
-                      "ratio", "iterations (mem / dask)", "evaluations",
+                      "ratio", "iterations (mem / dask)", "evaluations (mem / dask)",
+                      "dask setup (s)", "per evaluation, mem / dask (ms)",
                       "overhead per evaluation (ms)", "objective rel. diff"], rows)
         n_chunks = -(-args.n // args.chunk)
         overhead = _evaluation_overhead(client, n_chunks, d, K)

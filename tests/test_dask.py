@@ -334,3 +334,28 @@ def test_distributed_temperature_is_scale_equivariant(client):
         assert cal.nll_ == pytest.approx(reference.nll_, rel=1e-9)
         memory = TemperatureCalibrator().fit(np.ldexp(scores, k), y)
         assert cal.temperature_ == pytest.approx(memory.temperature_, rel=1e-6)
+
+
+def test_chunk_sums_are_the_same_bits_whoever_holds_the_chunks():
+    # the per-worker partial trees, completed on the driver, give one root
+    # whatever the split of the chunks between workers (note 3 of _dask.py)
+    from skmax._dask import _complete
+
+    rng = np.random.default_rng(6)
+    n = 13
+    leaves = {(0, i): (float(rng.standard_normal() * 10.0 ** rng.integers(-8, 8)),
+                       rng.standard_normal(5) * 10.0 ** rng.integers(-8, 8, 5))
+              for i in range(n)}
+    roots = []
+    for split in [np.zeros(n, int), np.arange(n) % 2, rng.integers(0, 3, n),
+                  (np.arange(n) >= 6).astype(int)]:
+        nodes = {}
+        for worker in np.unique(split):
+            nodes.update(_complete({key: leaves[key] for key in leaves
+                                    if split[key[1]] == worker}, n))
+        (root,) = _complete(nodes, n).values()
+        roots.append(root)
+    for value, vector in roots[1:]:
+        assert value == roots[0][0]
+        np.testing.assert_array_equal(vector, roots[0][1])
+    assert roots[0][0] == pytest.approx(sum(v for v, _ in leaves.values()), rel=1e-12)
