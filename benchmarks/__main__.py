@@ -22,6 +22,7 @@ DOCS_SETTINGS = {
     "bench_calibrators": [],
     "bench_predict": [],
     "bench_path": [],
+    "bench_dask": [],
 }
 
 

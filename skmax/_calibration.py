@@ -51,6 +51,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from ._dask import fit_temperature_dask, is_dask, transform_dask
 from ._loss import SoftmaxLoss
 from ._threads import n_threads_from_n_jobs
 from ._warnings import warn
@@ -105,6 +106,13 @@ class TemperatureScalingWarning(UserWarning):
 # ---------------------------------------------------------------------------
 # Score conversion
 # ---------------------------------------------------------------------------
+
+
+def column_index(classes, y):
+    """Column (int32) of each label of ``y`` in ``classes``."""
+    y_enc = np.searchsorted(np.sort(classes), y)
+    order = np.argsort(classes)  # position in sorted -> column index
+    return order[y_enc].astype(np.int32)
 
 
 def _looks_like_probabilities(S):
@@ -173,10 +181,19 @@ def _to_logits(S, kind, copy=True):
 # ---------------------------------------------------------------------------
 
 
-def _fit_beta(
-    logits, y_enc, sw, n_threads, beta_lo, beta_hi, beta0=1.0, step_tol=1e-7, max_iter=200
-):
-    """Minimise ``F(beta) = sum_i sw_i l_i(beta)`` over ``[beta_lo, beta_hi]``.
+def _nll_pass(logits, y_enc, sw, n_threads):
+    """``beta -> (F, F', F'')``: one kernel pass over in-memory scores."""
+
+    def evaluate(b):
+        return SoftmaxLoss(n_threads=n_threads).temperature_nll(logits, y_enc, sw, float(b))
+
+    return evaluate
+
+
+def _fit_beta(evaluate, beta_lo, beta_hi, beta0=1.0, step_tol=1e-7, max_iter=200):
+    """Minimise ``F(beta) = sum_i sw_i l_i(beta)`` over ``[beta_lo, beta_hi]``;
+    ``evaluate(beta)`` returns ``(F, F', F'')`` (in memory: :func:`_nll_pass`;
+    on dask: a map-reduce over the chunks).
 
     Safeguarded Newton: the sign of ``F'`` keeps a bracket ``[lo, hi]`` around
     the minimiser; a Newton step that leaves the bracket (or a zero curvature)
@@ -190,10 +207,6 @@ def _fit_beta(
     Returns ``(beta, F, n_evaluations, at_bound)`` where ``at_bound`` is
     ``'upper'``/``'lower'`` when the optimum lies on (or beyond) a bound.
     """
-
-    def evaluate(b):
-        return SoftmaxLoss(n_threads=n_threads).temperature_nll(logits, y_enc, sw, float(b))
-
     lo, hi = beta_lo, beta_hi
     beta = min(max(beta0, lo), hi)
     f, g, h = evaluate(beta)
@@ -287,16 +300,32 @@ def _rescale(logits, sw, n_threads):
     keeps the scaling exact.
     """
     spread = _largest_spread(logits, sw, n_threads)
-    if spread == 0.0 or _SAFE_SCALE[0] <= spread <= _SAFE_SCALE[1]:
+    k = _rescale_exponent(
+        spread, lambda k: _largest_spread(np.ldexp(logits, k), sw, n_threads))
+    if k == 0:
         return logits, spread, 0
+    logits = np.ldexp(logits, k)
+    return logits, _largest_spread(logits, sw, n_threads), k
+
+
+def _rescale_exponent(spread, spread_at):
+    """The ``k`` of :func:`_rescale` from the scores' largest spread and
+    ``spread_at(k)``, the largest spread of the scores times ``2**k`` (in
+    memory, or over dask chunks)."""
+    if spread == 0.0 or _SAFE_SCALE[0] <= spread <= _SAFE_SCALE[1]:
+        return 0
     k = 0
     if not np.isfinite(spread):
         # float64 scores near +-DBL_MAX: a_k - max overflows
         k = -8
-        spread = _largest_spread(np.ldexp(logits, k), sw, n_threads)
-    k -= int(np.frexp(spread)[1])
-    logits = np.ldexp(logits, k)
-    return logits, _largest_spread(logits, sw, n_threads), k
+        spread = spread_at(k)
+    return k - int(np.frexp(spread)[1])
+
+
+def _unit_beta(k):
+    """``beta = 1`` in the units of the scores for scores times ``2**k``,
+    clipped to the search range (the Newton iteration's start)."""
+    return float(np.ldexp(1.0, max(-1000, min(-k, 1000))))
 
 
 def _largest_spread(logits, sw, n_threads):
@@ -335,28 +364,39 @@ def fit_temperature(logits, y_enc, sw, scale, n_threads, beta0=1.0):
     int32 ``y_enc``, ``sw`` float64 or None), a :class:`TemperatureFit` out;
     nothing is warned (its ``status`` says what to warn about).
     """
-    n = logits.shape[0]
+
+    def warm_start(beta_lo, beta_hi, beta0):
+        subset = _warm_start_subset(logits, y_enc, sw)
+        if subset is None:
+            return beta0, 0.0
+        beta0, _, n_eval0, _ = _fit_beta(
+            _nll_pass(*subset, n_threads), beta_lo, beta_hi, beta0=beta0, step_tol=1e-3)
+        return beta0, n_eval0 / 4.0
+
+    return search_temperature(_nll_pass(logits, y_enc, sw, n_threads), logits.shape[0],
+                              scale, lambda: _is_separable(logits, y_enc, sw), beta0,
+                              warm_start)
+
+
+def search_temperature(evaluate, n, scale, is_separable, beta0=1.0, warm_start=None):
+    """:func:`fit_temperature` given ``evaluate(beta) -> (F, F', F'')`` over all
+    rows (in memory or a map-reduce over dask chunks), the row count, the
+    largest spread, ``is_separable()`` and an optional ``warm_start(beta_lo,
+    beta_hi, beta0) -> (beta0, passes)``."""
     if scale == 0.0 or n == 1:
-        beta = 1.0
-        f = SoftmaxLoss(n_threads=n_threads).temperature_nll(logits, y_enc, sw, beta)[0]
-        return TemperatureFit(beta, f, 1, "constant" if scale == 0.0 else "single")
+        return TemperatureFit(1.0, evaluate(1.0)[0], 1, "constant" if scale == 0.0 else "single")
     beta_lo = 1.0 / (scale * TEMPERATURE_RANGE)
     beta_hi = TEMPERATURE_RANGE / scale
-    if _is_separable(logits, y_enc, sw):
-        beta = beta_hi
-        f = SoftmaxLoss(n_threads=n_threads).temperature_nll(logits, y_enc, sw, beta)[0]
-        return TemperatureFit(beta, f, 1, "upper")
-    n_eval0 = 0
-    subset = _warm_start_subset(logits, y_enc, sw)
-    if subset is not None:
-        beta0, _, n_eval0, _ = _fit_beta(
-            *subset, n_threads, beta_lo, beta_hi, beta0=beta0, step_tol=1e-3)
-    beta, nll, n_eval, at_bound = _fit_beta(
-        logits, y_enc, sw, n_threads, beta_lo, beta_hi, beta0=beta0)
+    if is_separable():
+        return TemperatureFit(beta_hi, evaluate(beta_hi)[0], 1, "upper")
+    n_eval0 = 0.0
+    if warm_start is not None:
+        beta0, n_eval0 = warm_start(beta_lo, beta_hi, beta0)
+    beta, nll, n_eval, at_bound = _fit_beta(evaluate, beta_lo, beta_hi, beta0=beta0)
     if at_bound is None and nll == 0.0:
         # perfectly separable and already saturated: every larger beta is as good
         beta, at_bound = beta_hi, "upper"
-    return TemperatureFit(beta, nll, n_eval + n_eval0 / 4.0, at_bound)
+    return TemperatureFit(beta, nll, n_eval + n_eval0, at_bound)
 
 
 class TemperatureCalibrator(TransformerMixin, BaseEstimator):
@@ -515,9 +555,7 @@ class TemperatureCalibrator(TransformerMixin, BaseEstimator):
         """``(classes, y_enc)``: the label of each score column, and the column
         index (int32) of each label in ``y``."""
         classes = self._resolve_classes(y, n_cols)
-        y_enc = np.searchsorted(np.sort(classes), y)
-        order = np.argsort(classes)  # position in sorted -> column index
-        return classes, order[y_enc].astype(np.int32)
+        return classes, column_index(classes, y)
 
     def _fit_inputs(self, scores, y):
         """``(S, kind, classes, y_enc)`` of ``fit``: the validated scores, how
@@ -559,6 +597,8 @@ class TemperatureCalibrator(TransformerMixin, BaseEstimator):
         self : object
             Fitted calibrator.
         """
+        if is_dask(scores) and y is not None:
+            return fit_temperature_dask(self, scores, y, sample_weight)
         S, kind, classes, y_enc = self._fit_inputs(scores, y)
         n = S.shape[0]
 
@@ -572,9 +612,12 @@ class TemperatureCalibrator(TransformerMixin, BaseEstimator):
         logits = _to_logits(S, kind, copy=False)  # read only below
         n_threads = n_threads_from_n_jobs(None)   # small inputs: fewer (SoftmaxLoss)
         logits, scale, k = _rescale(logits, sw, n_threads)
-        # beta = 1 in the units of the scores, clipped to the search range
-        fit = fit_temperature(logits, y_enc, sw, scale, n_threads,
-                              beta0=float(np.ldexp(1.0, max(-1000, min(-k, 1000)))))
+        fit = fit_temperature(logits, y_enc, sw, scale, n_threads, beta0=_unit_beta(k))
+        return self._set_fit(kind, classes, fit, k, total_w)
+
+    def _set_fit(self, kind, classes, fit, k, total_w):
+        """Warn about ``fit.status`` and store the fitted attributes; ``fit`` was
+        found on the scores times ``2**k`` (:func:`_rescale`)."""
         temperature = float(np.ldexp(1.0 / fit.beta, -k))
         if fit.status is not None:
             warn(_STATUS_MESSAGES[fit.status].format(T=temperature), TemperatureScalingWarning)
@@ -608,6 +651,8 @@ class TemperatureCalibrator(TransformerMixin, BaseEstimator):
             Calibrated probabilities (two columns for a 1-D binary score), in
             the dtype of ``scores``.
         """
+        if is_dask(scores):
+            return transform_dask(self, scores)
         logits = self._logits(scores)
         if logits.shape[0]:
             T = self.temperature_

@@ -243,6 +243,10 @@ class SoftmaxObjective:
             np.multiply(grad_b, self.scale, out=gb)
         return grad
 
+    def _penalised_value(self, total, W64):
+        """Scaled objective from the sum of the rows' values ``total``."""
+        return self.scale * (total + 0.5 * self.l2 * float(np.dot(W64.ravel(), W64.ravel())))
+
     # -- evaluations ------------------------------------------------------
     def _sweep(self, W, b, X, proba, hessian, sparse_row_op):
         """``(sum of row values, G.T @ X, G.sum(0))`` over all rows, ``G`` the
@@ -309,8 +313,7 @@ class SoftmaxObjective:
         self._proba_at = coef.copy() if keep_proba else None
         self._proba32 = None
         W64, _ = self.unpack(coef)
-        value = self.scale * (total + 0.5 * self.l2 * float(np.dot(W64.ravel(), W64.ravel())))
-        return value, self._penalised(W64, grad_W, grad_b)
+        return self._penalised_value(total, W64), self._penalised(W64, grad_W, grad_b)
 
     def _float32_copy(self):
         """Dense float32 copy of ``X``, each worker converting its own chunk (the

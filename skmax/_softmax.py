@@ -27,6 +27,7 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import _check_partial_fit_first_call, check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
+from ._dask import fit_dask, is_dask, predict_dask
 from ._loss import SoftmaxLoss, class_totals, n_threads_from_n_jobs
 from ._objective import SoftmaxObjective
 from ._prediction import predict_linear, rows_per_class
@@ -49,9 +50,15 @@ def _rescaled_weights(sample_weight, C):
     largest weight near 1 when it lies outside ``_SAFE_WEIGHTS``. Subnormal
     weights otherwise lose the data term to rounding (NaN ``coef_``) and huge
     ones overflow the weight sum. A power of two keeps the scaling exact."""
-    largest = float(sample_weight.max(initial=0.0))
+    k, C = _weight_scaling(float(sample_weight.max(initial=0.0)), C)
+    return (sample_weight if k == 0 else np.ldexp(sample_weight, k)), C
+
+
+def _weight_scaling(largest, C):
+    """``(k, C / 2**k)`` of :func:`_rescaled_weights` from the largest weight
+    (in memory, or over dask chunks)."""
     if largest == 0.0 or _SAFE_WEIGHTS[0] <= largest <= _SAFE_WEIGHTS[1]:
-        return sample_weight, C
+        return 0, C
     k = -int(np.frexp(largest)[1])
     C = float(np.ldexp(C, -k))
     if not 1.0 / C < np.inf:
@@ -59,13 +66,13 @@ def _rescaled_weights(sample_weight, C):
             f"The sample weights are too small for C (largest weight {largest:.3g}): the "
             "penalty 1 / (C * max(sample_weight)) overflows. Multiply sample_weight by "
             "a constant and divide C by the same constant.")
-    return np.ldexp(sample_weight, k), C
+    return k, C
 
 
-def _balanced_class_weights(y_enc, sample_weight, n_classes):
+def _balanced_class_weights(totals):
     """``S / (n_classes * S_k)`` from the weighted class totals ``S_k`` (1 for a
     class without weight: its samples count for nothing anyway)."""
-    totals = class_totals(y_enc, sample_weight, n_classes)
+    n_classes = len(totals)
     weights = np.ones(n_classes)
     present = totals > 0
     weights[present] = totals.sum() / (n_classes * totals[present])
@@ -414,7 +421,7 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         sw = data_sw
         if self.class_weight is not None:
             if self.class_weight == "balanced":
-                cw = _balanced_class_weights(y_enc, data_sw, len(classes))
+                cw = _balanced_class_weights(class_totals(y_enc, data_sw, len(classes)))
             else:   # a dict: y only serves to check that its labels are classes
                 cw = compute_class_weight(self.class_weight, classes=classes, y=classes)
             sw = data_sw * (y_enc @ cw if y_enc.ndim == 2 else cw[y_enc])
@@ -538,18 +545,27 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         # validation itself records n_features_in_
         previous_state = self.__dict__.copy()
         try:
-            X, classes, y_enc, sw, data_sw, C = self._validate_fit_data(X, y, sample_weight)
-            # warm start only with the same classes
-            warm = self.warm_start and np.array_equal(
-                previous_state.get("classes_", np.empty(0)), classes)
-            if self.solver in STOCHASTIC_SOLVERS:
-                fitted = self._fit_stochastic(X, y_enc, sw, data_sw, C, classes, warm)
+            if is_dask(X):     # the distributed fit builds its attributes aside too
+                fitted = fit_dask(self, X, y, sample_weight)
             else:
-                fitted = self._fit_full_batch(X, y_enc, sw, C, classes, warm)
+                fitted = self._fit_in_memory(X, y, sample_weight)
         except BaseException:
             self.__dict__ = previous_state
             raise
         return self._replace_fitted(fitted)
+
+    def _warm(self, classes):
+        """Whether to start from the current fit: ``warm_start`` with the same classes."""
+        return self.warm_start and np.array_equal(getattr(self, "classes_", np.empty(0)),
+                                                  classes)
+
+    def _fit_in_memory(self, X, y, sample_weight):
+        """The fitted attributes of a fit on in-memory data."""
+        X, classes, y_enc, sw, data_sw, C = self._validate_fit_data(X, y, sample_weight)
+        warm = self._warm(classes)
+        if self.solver in STOCHASTIC_SOLVERS:
+            return self._fit_stochastic(X, y_enc, sw, data_sw, C, classes, warm)
+        return self._fit_full_batch(X, y_enc, sw, C, classes, warm)
 
     def _fit_full_batch(self, X, y, sw, C, classes, warm):
         """Minimise the objective with ``FULL_BATCH_SOLVERS[self.solver]`` (OWL-QN
@@ -774,6 +790,8 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         -------
         scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
         """
+        if is_dask(X):
+            return predict_dask(self, "decision_function", X)
         scores = self._predict(X, "decision")
         return scores.ravel() if scores.shape[1] == 1 else scores
 
@@ -795,6 +813,8 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         proba : ndarray of shape (n_samples, n_classes)
             Probabilities, in the order of ``classes_``.
         """
+        if is_dask(X):
+            return predict_dask(self, "predict_proba", X)
         return self._predict(X, "proba")
 
     def predict_log_proba(self, X):
@@ -812,6 +832,8 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         -------
         log_proba : ndarray of shape (n_samples, n_classes)
         """
+        if is_dask(X):
+            return predict_dask(self, "predict_log_proba", X)
         return self._predict(X, "log_proba")
 
     def predict(self, X):
@@ -826,5 +848,7 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         -------
         y_pred : ndarray of shape (n_samples,)
         """
+        if is_dask(X):
+            return predict_dask(self, "predict", X)
         labels = self._predict(X, "label")     # checks that the model is fitted first
         return self.classes_[labels]

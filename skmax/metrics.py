@@ -29,6 +29,8 @@ from sklearn.utils import check_consistent_length, column_or_1d
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 from sklearn.utils.validation import _check_sample_weight, check_array
 
+from ._dask import calibration_bin_sums_dask, is_dask
+
 __all__ = [
     "expected_calibration_error",
     "maximum_calibration_error",
@@ -108,18 +110,26 @@ def _bin_edges(conf, w, n_bins, strategy):
     return np.concatenate([[0.0], inner, [1.0]])
 
 
-def _bin_stats(conf, correct, w, n_bins, strategy):
-    """Per non-empty bin: (mean confidence, accuracy, total weight).
-
-    Bin ``b`` is ``(e_b, e_{b+1}]`` (the first one also holds confidence 0).
-    """
-    edges = _bin_edges(conf, w, n_bins, strategy)
+def _bin_sums(conf, correct, w, edges):
+    """``(3, n_bins)`` sums per bin of the weights, weighted confidences and
+    weighted hits; bin ``b`` is ``(e_b, e_{b+1}]`` (the first one also holds
+    confidence 0). Sums, so that chunks of rows add up (dask input)."""
+    n_bins = len(edges) - 1
     idx = np.searchsorted(edges[1:-1], conf, side="left")
-    wsum = np.bincount(idx, weights=w, minlength=n_bins)
-    csum = np.bincount(idx, weights=w * conf, minlength=n_bins)
-    asum = np.bincount(idx, weights=w * correct, minlength=n_bins)
+    return np.stack([np.bincount(idx, weights=v, minlength=n_bins)
+                     for v in (w, w * conf, w * correct)])
+
+
+def _bin_means(sums):
+    """Per non-empty bin: (mean confidence, accuracy, total weight)."""
+    wsum, csum, asum = sums
     keep = wsum > 0
     return csum[keep] / wsum[keep], asum[keep] / wsum[keep], wsum[keep]
+
+
+def _bin_stats(conf, correct, w, n_bins, strategy):
+    """Per non-empty bin: (mean confidence, accuracy, total weight)."""
+    return _bin_means(_bin_sums(conf, correct, w, _bin_edges(conf, w, n_bins, strategy)))
 
 
 def _groups(y_true, P, labels, kind):
@@ -141,10 +151,25 @@ def _diagram_group(y_true, P, labels, pos_label):
     return P[:, where[0]], (y_true == pos_label).astype(np.float64)
 
 
-def _per_group(y_true, P, w, labels, n_bins, strategy, kind):
-    """List of (mean confidence, accuracy, weight) per bin, one entry per group."""
+def _binned_groups(y_true, P, labels, kind, pos_label=None):
+    """The (confidence, correct) groups binned: those of ``kind``, or the
+    reliability diagram's of ``pos_label``."""
+    if pos_label is None:
+        return _groups(y_true, P, labels, kind)
+    return [_diagram_group(y_true, P, labels, pos_label)]
+
+
+def _per_group(y_true, y_prob, sample_weight, labels, n_bins, strategy, kind,
+               pos_label=None):
+    """List of (mean confidence, accuracy, weight) per bin, one entry per group;
+    dask inputs are reduced chunk by chunk (``skmax/_dask.py``)."""
+    if is_dask(y_prob) or is_dask(y_true):
+        sums = calibration_bin_sums_dask(y_true, y_prob, sample_weight, labels, n_bins,
+                                         strategy, kind, pos_label)
+        return [_bin_means(group) for group in sums]
+    y_true, P, w, labels = _check_inputs(y_true, y_prob, sample_weight, labels)
     return [_bin_stats(conf, correct, w, n_bins, strategy)
-            for conf, correct in _groups(y_true, P, labels, kind)]
+            for conf, correct in _binned_groups(y_true, P, labels, kind, pos_label)]
 
 
 def calibration_bins(
@@ -197,9 +222,8 @@ def calibration_bins(
     >>> conf.round(2).tolist(), acc.tolist(), weight.tolist()
     ([0.6, 0.75, 0.9], [1.0, 0.5, 1.0], [1.0, 2.0, 1.0])
     """
-    y_true, P, w, labels = _check_inputs(y_true, y_prob, sample_weight, labels)
-    conf, correct = _diagram_group(y_true, P, labels, pos_label)
-    return _bin_stats(conf, correct, w, n_bins, strategy)
+    return _per_group(y_true, y_prob, sample_weight, labels, n_bins, strategy, "top-label",
+                      pos_label)[0]
 
 
 @validate_params(_PARAMS, prefer_skip_nested_validation=True)
@@ -258,9 +282,9 @@ def expected_calibration_error(
     >>> round(expected_calibration_error(y, p, n_bins=5), 4)
     0.25
     """
-    y_true, P, w, labels = _check_inputs(y_true, y_prob, sample_weight, labels)
     vals = []
-    for conf, acc, wb in _per_group(y_true, P, w, labels, n_bins, strategy, kind):
+    for conf, acc, wb in _per_group(y_true, y_prob, sample_weight, labels, n_bins, strategy,
+                                    kind):
         vals.append(float(np.sum(wb * np.abs(acc - conf)) / np.sum(wb)))
     return float(np.mean(vals))
 
@@ -310,8 +334,7 @@ def maximum_calibration_error(
     >>> round(maximum_calibration_error(y, p, n_bins=5), 4)
     0.4
     """
-    y_true, P, w, labels = _check_inputs(y_true, y_prob, sample_weight, labels)
-    groups = _per_group(y_true, P, w, labels, n_bins, strategy, kind)
+    groups = _per_group(y_true, y_prob, sample_weight, labels, n_bins, strategy, kind)
     return float(max(np.max(np.abs(acc - conf)) for conf, acc, _ in groups))
 
 

@@ -15,7 +15,7 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PAGE = os.path.join(ROOT, "docs", "benchmarks.md")
 SCRIPTS = ["bench_fit", "bench_calibration", "bench_many_classes", "bench_contention",
-           "bench_calibrators", "bench_predict", "bench_path"]
+           "bench_calibrators", "bench_predict", "bench_path", "bench_dask"]
 
 if not os.path.exists(os.path.join(ROOT, "benchmarks", "_common.py")):
     pytest.skip("benchmarks/ not in this checkout", allow_module_level=True)
