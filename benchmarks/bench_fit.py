@@ -135,6 +135,9 @@ def main(argv=None):
     parser.add_argument("--tol", type=float, default=1e-4)
     parser.add_argument("--C", type=float, default=1.0)
     parser.add_argument("--no-real", action="store_true")
+    parser.add_argument("--problems", nargs="+", metavar="NAME",
+                        help="only the problems whose label starts with one of these "
+                             "(e.g. synthetic mnist 20newsgroups aloi)")
     add_docs_option(parser)
     args = parser.parse_args(argv)
     shapes = QUICK if args.quick else SYNTHETIC
@@ -146,7 +149,13 @@ def main(argv=None):
             problems.append((f"synthetic n={n} d={d} K={K}", *synthetic(n, d, K, dtype), args.C))
     loaders = [(name, real, args.C) for name in REAL]
     loaders += [(name, sparse_real, SPARSE_C) for name in SPARSE]
+    def wanted(label):
+        return args.problems is None or label.startswith(tuple(args.problems))
+
+    problems = [p for p in problems if wanted(p[0])]
     for name, load, C in [] if args.quick or args.no_real else loaders:
+        if not wanted(name):
+            continue
         for dtype in (np.float64, np.float32):
             try:
                 X, y = load(name, dtype)
@@ -157,8 +166,10 @@ def main(argv=None):
             problems.append((f"{name}{kind} {X.shape[0]}x{X.shape[1]} K={len(np.unique(y))}",
                              X, y, C))
 
+    only = "" if args.problems is None else f", problems: {' '.join(args.problems)}"
     report = Report("bench_fit", f"C={args.C}, tol={args.tol}, max_iter={args.max_iter}, "
-                    f"best of {repeats} (interleaved: one fit of each estimator per round)")
+                    f"best of {repeats} (interleaved: one fit of each estimator per round)"
+                    + only)
     fit_rows, eval_rows = [], []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
