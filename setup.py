@@ -73,7 +73,8 @@ class BuildExtWithOpenMP(build_ext):
 
 # one extension per kernel module; they share skmax/_row_kernels.pxd and
 # skmax/_fast_exp.h (shipped as package data, so an sdist builds)
-KERNEL_MODULES = ["_blas", "_kernels", "_temperature_kernels", "_minibatch_kernels"]
+KERNEL_MODULES = ["_blas", "_kernels", "_temperature_kernels", "_minibatch_kernels",
+                  "_sparse_kernels"]
 
 extensions = [
     Extension(

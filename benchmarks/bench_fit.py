@@ -163,6 +163,9 @@ def main(argv=None):
     parser.add_argument("--no-real", action="store_true")
     parser.add_argument("--penalties-only", action="store_true",
                         help="only the L1 / elastic-net table (its own section)")
+    parser.add_argument("--problems", nargs="+", metavar="NAME",
+                        help="only the problems whose label starts with one of these "
+                             "(e.g. synthetic mnist 20newsgroups aloi)")
     add_docs_option(parser)
     args = parser.parse_args(argv)
     shapes = QUICK if args.quick else [] if args.penalties_only else SYNTHETIC
@@ -175,7 +178,14 @@ def main(argv=None):
     loaders = [(name, real, args.C) for name in REAL]
     if not args.penalties_only:
         loaders += [(name, sparse_real, SPARSE_C) for name in SPARSE]
+
+    def wanted(label):
+        return args.problems is None or label.startswith(tuple(args.problems))
+
+    problems = [p for p in problems if wanted(p[0])]
     for name, load, C in [] if args.quick or args.no_real else loaders:
+        if not wanted(name):
+            continue
         for dtype in (np.float64, np.float32):
             try:
                 X, y = load(name, dtype)
@@ -186,8 +196,9 @@ def main(argv=None):
             problems.append((f"{name}{kind} {X.shape[0]}x{X.shape[1]} K={len(np.unique(y))}",
                              X, y, C))
 
+    only = "" if args.problems is None else f", problems: {' '.join(args.problems)}"
     settings = (f"C={args.C}, tol={args.tol}, max_iter={args.max_iter}, best of {repeats} "
-                "(interleaved: one fit of each estimator per round)")
+                "(interleaved: one fit of each estimator per round)" + only)
     # saga's time grows with n * d, and it fits float32 in float64: the penalty
     # rows are the dense float64 problems up to PENALTY_MAX_SIZE
     penalty_problems = [(label, X, y) for label, X, y, _ in problems

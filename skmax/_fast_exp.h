@@ -28,6 +28,7 @@
 #define SKMAX_HAS_OPENMP 0
 #endif
 
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -191,7 +192,28 @@ static double skmax_sum_rest(double* e, int K, int skip) {
         return 0; \
     }
 
+/* Index of the first maximal entry of a row, or -1 when the row holds an
+   infinite or NaN value (x - x is NaN for both; a sum without branches,
+   which vectorises): prediction's check of every row and its argmax. */
+#define SKMAX_ROW_ARGMAX(NAME, T) \
+    static int NAME(const T* a, int K) { \
+        int k; \
+        T amax = a[0], nan = 0; \
+        SKMAX_PRAGMA(omp simd reduction(max:amax) reduction(+:nan)) \
+        for (k = 0; k < K; k++) { \
+            amax = a[k] > amax ? a[k] : amax; \
+            nan += a[k] - a[k]; \
+        } \
+        if (nan != 0) return -1; \
+        for (k = 0; k < K; k++) { \
+            if (a[k] == amax) return k; \
+        } \
+        return 0; \
+    }
+
 #define SKMAX_ROW_COPIES(SFX, ATTR) \
+    ATTR SKMAX_ROW_ARGMAX(skmax_row_argmax_f64_##SFX, double) \
+    ATTR SKMAX_ROW_ARGMAX(skmax_row_argmax_f32_##SFX, float) \
     ATTR SKMAX_HESSP(skmax_hessp_f64_##SFX, double) \
     ATTR SKMAX_HESSP(skmax_hessp_f32_##SFX, float) \
     ATTR SKMAX_SHIFT_EXP(skmax_shift_exp_f64_##SFX, double) \
@@ -217,6 +239,12 @@ static int skmax_shift_exp_f32(const float* a, double* d, double* e, int K, doub
                                double* s_rest) {
     SKMAX_DISPATCH(skmax_shift_exp_f32, (a, d, e, K, inv_T, s_rest))
 }
+static inline int skmax_row_argmax_f64(const double* a, int K) {
+    SKMAX_DISPATCH(skmax_row_argmax_f64, (a, K))
+}
+static inline int skmax_row_argmax_f32(const float* a, int K) {
+    SKMAX_DISPATCH(skmax_row_argmax_f32, (a, K))
+}
 static int skmax_hessp_f64(double* v, const double* p, int K, double scale) {
     SKMAX_DISPATCH(skmax_hessp_f64, (v, p, K, scale))
 }
@@ -230,6 +258,123 @@ static int skmax_scale_store_f64(const double* e, double* out, int K, double mul
 static int skmax_scale_store_f32(const double* e, float* out, int K, double mul, double off,
                                  double scale) {
     SKMAX_DISPATCH(skmax_scale_store_f32, (e, out, K, mul, off, scale))
+}
+
+/* ---- float32 rows of a prediction (design notes 5 and 6) ----
+
+   5. A float32 row of probabilities needs float precision only, so its
+      shift, exp and scaling run in float, twice the SIMD width of the double
+      path and no conversions; only the row's sum is accumulated in double.
+      The copy is compiled three ways: portable, AVX2 + FMA, and AVX-512 where
+      the CPU has it (SKMAX_NO_AVX512 forces AVX2 at most).
+   6. It only takes rows whose logits are finite and whose spread times 1/T
+      stays far inside float's range; it reports any other row (infinite or
+      NaN logits, shifts that would overflow in float), which then takes the
+      double path with its limits. */
+
+/* exp(x) for x <= 0 in float: the reduction of skmax_exp_nonpos with a
+   degree-7 Taylor polynomial (truncation error < 1e-8 relative). */
+static inline float skmax_expf_nonpos(float x) {
+    const float shifter = 12582912.0f;   /* 1.5 * 2^23 */
+    float t, r, p, s1, s2;
+    int32_t n, h;
+    uint32_t bits;
+    x = x > -104.0f ? x : -104.0f;
+    x = x < 0.0f ? x : 0.0f;
+    t = x * 1.44269504088896341f + shifter;
+    memcpy(&bits, &t, 4);
+    n = (int32_t) bits - (int32_t) 0x4B400000;   /* round(x / ln2) <= 0 */
+    t -= shifter;
+    r = (x - t * 0.693359375f) - t * -2.12194440e-4f;
+    p = 1.0f / 5040.0f;
+    p = p * r + 1.0f / 720.0f;
+    p = p * r + 1.0f / 120.0f;
+    p = p * r + 1.0f / 24.0f;
+    p = p * r + 1.0f / 6.0f;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    h = -((-n) >> 1);
+    bits = (uint32_t) (h + 127) << 23;
+    memcpy(&s1, &bits, 4);
+    bits = (uint32_t) (n - h + 127) << 23;
+    memcpy(&s2, &bits, 4);
+    return p * s1 * s2;
+}
+
+/* Row a (K float logits) -> softmax(a / T), or its log, in place. Returns 0
+   and leaves the row untouched when it is not one this path takes (note 6). */
+#define SKMAX_SOFTMAX_F32(NAME) \
+    static int NAME(float* a, int K, double inv_T, int take_log) { \
+        int k, kmax = 0; \
+        float amax = a[0], amin = a[0], finite = 0.0f, fT = (float) inv_T; \
+        double rest = 0.0, log_s; \
+        SKMAX_PRAGMA(omp simd reduction(max:amax) reduction(min:amin) reduction(+:finite)) \
+        for (k = 0; k < K; k++) { \
+            amax = a[k] > amax ? a[k] : amax; \
+            amin = a[k] < amin ? a[k] : amin; \
+            finite += a[k] - a[k]; \
+        } \
+        if (finite != 0.0f || !((double) amax - (double) amin < 1e38) \
+            || !(((double) amax - (double) amin) * inv_T < 1e37) || !(inv_T < 1e37)) return 0; \
+        for (k = 0; k < K; k++) { \
+            if (a[k] == amax) { kmax = k; break; } \
+        } \
+        if (take_log) { \
+            SKMAX_PRAGMA(omp simd reduction(+:rest)) \
+            for (k = 0; k < K; k++) { \
+                float dk = (a[k] - amax) * fT; \
+                float ek = skmax_expf_nonpos(dk); \
+                a[k] = dk; \
+                rest += k == kmax ? 0.0 : (double) ek; \
+            } \
+            log_s = log1p(rest); \
+            SKMAX_PRAGMA(omp simd) \
+            for (k = 0; k < K; k++) a[k] = (float) ((double) a[k] - log_s); \
+        } else { \
+            float inv_s; \
+            SKMAX_PRAGMA(omp simd reduction(+:rest)) \
+            for (k = 0; k < K; k++) { \
+                float ek = skmax_expf_nonpos((a[k] - amax) * fT); \
+                a[k] = ek; \
+                rest += k == kmax ? 0.0 : (double) ek; \
+            } \
+            inv_s = (float) (1.0 / (1.0 + rest)); \
+            SKMAX_PRAGMA(omp simd) \
+            for (k = 0; k < K; k++) a[k] *= inv_s; \
+        } \
+        return 1; \
+    }
+
+SKMAX_SOFTMAX_F32(skmax_softmax_f32_generic)
+#ifdef SKMAX_X86_DISPATCH
+__attribute__((target("avx2,fma"))) SKMAX_SOFTMAX_F32(skmax_softmax_f32_avx2)
+__attribute__((target("avx512f,avx512dq,avx512vl,avx512bw,avx2,fma")))
+SKMAX_SOFTMAX_F32(skmax_softmax_f32_avx512)
+
+static int skmax_cpu_avx512 = -1;   /* as skmax_cpu_avx2 */
+
+static int skmax_has_avx512(void) {
+    if (skmax_cpu_avx512 < 0) {
+        __builtin_cpu_init();
+        skmax_cpu_avx512 = skmax_has_avx2() && __builtin_cpu_supports("avx512f")
+                           && __builtin_cpu_supports("avx512dq")
+                           && __builtin_cpu_supports("avx512vl")
+                           && __builtin_cpu_supports("avx512bw")
+                           && getenv("SKMAX_NO_AVX512") == NULL;
+    }
+    return skmax_cpu_avx512;
+}
+#else
+static int skmax_has_avx512(void) { return 0; }
+#endif
+
+static inline int skmax_softmax_f32(float* a, int K, double inv_T, int take_log) {
+#ifdef SKMAX_X86_DISPATCH
+    if (skmax_has_avx512()) return skmax_softmax_f32_avx512(a, K, inv_T, take_log);
+    if (skmax_has_avx2()) return skmax_softmax_f32_avx2(a, K, inv_T, take_log);
+#endif
+    return skmax_softmax_f32_generic(a, K, inv_T, take_log);
 }
 
 #endif  /* SKMAX_FAST_EXP_H */

@@ -72,6 +72,11 @@ Design
    for any K. Sparse ``X`` gets its products from scipy.sparse and its rows
    from ``predict_logits``. Each row reports whether its logits were finite:
    the caller recomputes an overflowed row exactly (``skmax/_prediction.py``).
+9. Float32 probabilities are computed in float (``skmax_softmax_f32`` of
+   ``_fast_exp.h``: float ``exp``, twice the SIMD width of double, and an
+   AVX-512 copy): at many classes the double row cost several times the
+   float32 product. Only finite rows whose shifts stay within float's range
+   take it; the others take the double row function and its limits (note 3).
 """
 
 from cython.parallel cimport parallel, prange, threadid
@@ -81,7 +86,8 @@ from libc.string cimport memset
 from ._blas cimport gemm
 from ._row_kernels cimport (
     LossParams, SKMAX_HAS_OPENMP, SKMAX_MAX_THREADS, _cache_lines, _row_hessp,
-    _row_loss_grad, _row_softmax, _scratch, floating, skmax_has_avx2,
+    _row_loss_grad, _row_softmax, _scratch, floating, skmax_has_avx2, skmax_has_avx512,
+    skmax_row_argmax_f32, skmax_row_argmax_f64, skmax_softmax_f32,
 )
 
 import numpy as np
@@ -103,7 +109,15 @@ def exp_uses_avx2():
     return bool(skmax_has_avx2())
 
 
-exp_uses_avx2()   # decide once, at import, before any kernel runs on threads
+def softmax_f32_uses_avx512():
+    """Whether float32 prediction rows run their AVX-512 copy (x86-64 CPUs
+    that have it, unless ``SKMAX_NO_AVX512`` or ``SKMAX_NO_AVX2`` is set at import)."""
+    return bool(skmax_has_avx512())
+
+
+# decide once, at import, before any kernel runs on threads
+exp_uses_avx2()
+softmax_f32_uses_avx512()
 
 
 # ---------------------------------------------------------------------------
@@ -383,29 +397,18 @@ cdef enum:
     PREDICT_LABEL = 3       # index of the largest logit
 
 
-cdef inline bint _row_finite(const floating* a, int K) noexcept nogil:
-    """Whether a row holds only finite values (x - x is NaN for inf and NaN;
-    a sum without branches, which vectorises)."""
-    cdef int k
-    cdef floating s = 0.0
-    for k in range(K):
-        s = s + (a[k] - a[k])
-    return s == 0.0
-
-
-cdef inline Py_ssize_t _row_argmax(const floating* a, int K) noexcept nogil:
-    """Index of the first maximal entry of a row of finite values."""
-    cdef int k, kmax = 0
-    cdef floating amax = a[0]
-    for k in range(1, K):
-        if a[k] > amax:
-            amax = a[k]
-            kmax = k
-    return kmax
+cdef inline int _row_argmax(const floating* a, int K) noexcept nogil:
+    """Index of the first maximal entry of a row, or -1 when the row holds a
+    value that is not finite (dispatched SIMD, ``_fast_exp.h``)."""
+    if floating is float:
+        return skmax_row_argmax_f32(a, K)
+    else:
+        return skmax_row_argmax_f64(a, K)
 
 
 cdef inline void _predict_rows(
-    floating* L,            # IN: m x K logits (intercept added); OUT for the first three kinds
+    floating* L,            # IN: m x K logits; OUT for the first three kinds
+    const floating* b,      # IN: K intercepts added to every row first, or NULL
     int m,
     int K,
     int kind,
@@ -414,19 +417,29 @@ cdef inline void _predict_rows(
     unsigned char* bad,     # OUT: 1 where a row's logits are not all finite
     double* buf,            # scratch: 2 K
 ) noexcept nogil:
-    cdef int i, k
+    cdef int i, k, top
     cdef floating* row
+    cdef bint take_log = kind == PREDICT_LOG_PROBA
     for i in range(m):
         row = L + <Py_ssize_t> i * K
-        bad[i] = not _row_finite(row, K)
+        if b != NULL:
+            for k in range(K):
+                row[k] = row[k] + b[k]
+        # float32 probabilities of finite rows: the float path (note 9)
+        if floating is float and (kind == PREDICT_PROBA or take_log) and skmax_softmax_f32(
+                row, K, inv_T, take_log):
+            bad[i] = 0
+            continue
+        top = _row_argmax(row, K)
+        bad[i] = top < 0
         if kind == PREDICT_LABEL:
-            labels[i] = _row_argmax(row, K)
+            labels[i] = top
         elif kind == PREDICT_DECISION:
             if inv_T != 1.0:
                 for k in range(K):
                     row[k] = <floating> (row[k] * inv_T)
         else:
-            _row_softmax(row, buf, buf + K, K, inv_T, kind == PREDICT_LOG_PROBA)
+            _row_softmax(row, buf, buf + K, K, inv_T, take_log)
 
 
 def predict_logits(
@@ -459,7 +472,7 @@ def predict_logits(
         for i in range(n):
             for k in range(K):
                 dst[i * K + k] = logits[i, k] + b[k]
-        _predict_rows(dst, <int> n, K, kind, inv_T, &labels[0] if label else NULL,
+        _predict_rows(dst, NULL, <int> n, K, kind, inv_T, &labels[0] if label else NULL,
                       &bad[0], buf)
     free(buf)
 
@@ -482,7 +495,7 @@ def predict_dense(
     block's rows of ``out`` (labels: into the thread's own block) and the row
     function finishes them in place."""
     cdef Py_ssize_t n = X.shape[0], n_blocks, blk, start
-    cdef int d = <int> X.shape[1], K = <int> W.shape[0], m, i, k
+    cdef int d = <int> X.shape[1], K = <int> W.shape[0], m
     cdef bint label = kind == PREDICT_LABEL
     cdef floating* L
     cdef floating* block
@@ -508,13 +521,13 @@ def predict_dense(
                 start = blk * block_rows
                 m = <int> min(<Py_ssize_t> block_rows, n - start)
                 L = block if label else &out[start, 0]
-                # L = Xb @ W.T + b: column-major L.T (K x m) = W (K x d) @ Xb.T
-                for i in range(m):
-                    for k in range(K):
-                        L[i * K + k] = b[k]
+                # L = Xb @ W.T: column-major L.T (K x m) = W (K x d) @ Xb.T; the
+                # row function adds b (one pass less over L than a preloaded b)
                 if d > 0:
-                    _gemm("T", "N", K, m, d, &W[0, 0], d, &X[start, 0], d, 1.0, L, K)
-                _predict_rows(L, m, K, kind, inv_T, &labels[start] if label else NULL,
+                    _gemm("T", "N", K, m, d, &W[0, 0], d, &X[start, 0], d, 0.0, L, K)
+                else:
+                    memset(L, 0, m * K * sizeof(floating))
+                _predict_rows(L, &b[0], m, K, kind, inv_T, &labels[start] if label else NULL,
                               &bad[start], buf)
         free(buf)
         free(block)

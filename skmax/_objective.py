@@ -34,9 +34,14 @@ How an evaluation runs:
    block; ``skmax/_threads.py``). The limiter and the worker pool are dropped
    when the objective is pickled, so it can be sent to another process (it
    runs serially there until reopened).
-4. Sparse ``X`` (CSR) is chunked the same way but not blocked further:
-   scipy.sparse products on worker threads (numpy and scipy.sparse release the
-   GIL), never densified.
+4. Sparse ``X`` (CSR, never densified) runs its products in compiled
+   GIL-free calls (``_sparse_kernels``): the logits over rows, the row kernel
+   in place, and ``G.T @ X`` over the features of a CSC copy of ``X`` made
+   once (where ``n_features`` exceeds the rows per thread: text) or into one
+   accumulator per thread over row chunks of at most ``_SPARSE_CHUNK_BYTES``
+   of logits (few features, many classes). scipy.sparse's products run on
+   one thread, and chunk-wise ``d x K`` partial gradients cost more than the
+   products on text.
 5. Hessian products can run in float32 on dense float64 ``X``
    (``hessp(..., dtype=np.float32)``: a float32 copy of ``X`` made by the
    workers on the first such product), for Newton-CG, which solves for its
@@ -47,9 +52,9 @@ How an evaluation runs:
    copy: a zero column adds nothing to the logits, and its gradient and
    Hessian are the penalty's alone, which :meth:`SoftmaxObjective._penalised`
    adds for all of ``W``.
-7. ``low_memory=True`` makes neither copy of notes 5 and 6 (the compacted
-   ``X`` and the float32 ``X``), for fits near the memory limit: slower
-   evaluations, no working copy of ``X``.
+7. ``low_memory=True`` makes none of the copies of notes 4-6 (the CSC copy,
+   the compacted ``X`` and the float32 ``X``), for fits near the memory limit:
+   slower evaluations, no working copy of ``X``.
 
 Measured speeds live in ``docs/benchmarks.md``.
 """
@@ -59,7 +64,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import scipy.sparse as sp
 
-from . import _kernels
+from . import _kernels, _sparse_kernels
 from ._loss import labels_and_targets
 from ._threads import limit_blas_threads, threads_for
 
@@ -73,6 +78,9 @@ _CHUNKS_PER_THREAD = 4
 # Rows per block where d >= K (note 2): OpenBLAS's sgemm and dgemm run these
 # tall-skinny blocks fastest at a few dozen rows.
 _SMALL_BLOCK_ROWS = 64
+
+# Most bytes of logits per row chunk of sparse X (note 4).
+_SPARSE_CHUNK_BYTES = 1 << 25
 
 # Share of all-zero columns from which dense X is compacted (note 6): below it
 # the copy would cost more than the products it saves.
@@ -98,6 +106,16 @@ def _nonzero_columns(X, min_zero=_MIN_ZERO_COLUMNS):
         return None
     used = np.flatnonzero(X.any(axis=0))
     return used if d - used.size >= min_zero * d else None
+
+
+def _index_arrays(X):
+    """``(indptr, indices, data)`` of a CSR or CSC matrix, indices as ``intp``
+    (the sparse kernels' type), checked to lie within the matrix."""
+    minor = X.shape[1] if X.format == "csr" else X.shape[0]
+    if X.indices.size and (X.indices.min() < 0 or X.indices.max() >= minor):
+        raise ValueError("the sparse matrix has indices outside its shape")
+    return (np.asarray(X.indptr, dtype=np.intp), np.asarray(X.indices, dtype=np.intp),
+            np.ascontiguousarray(X.data))
 
 
 class SoftmaxObjective:
@@ -147,8 +165,11 @@ class SoftmaxObjective:
         self._chunks = [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
         if self.sparse:
             self.X = X = X.tocsr()
-            self._X_chunks = [X[a:b] for a, b in self._chunks]
-            self.block_rows = max(b - a for a, b in self._chunks)
+            self._csr = _index_arrays(X)
+            # X.T @ G over the features of a CSC copy, or per thread (note 4)
+            by_features = d * self.n_threads > n and not self.low_memory
+            self._csc = _index_arrays(X.tocsc()) if by_features else None
+            self.block_rows = max(1, _SPARSE_CHUNK_BYTES // (X.dtype.itemsize * max(n_classes, 1)))
             self._columns = None
         else:
             # indices of the columns the products use (note 6); None: all
@@ -272,24 +293,38 @@ class SoftmaxObjective:
                 **self.loss.kernel_params(hessian))
             return value, acc_W.sum(axis=0), None if acc_b is None else acc_b.sum(axis=0)
 
-        def work(chunk):
-            lo, hi = self._chunks[chunk]
-            Xc = self._X_chunks[chunk]
-            if zero_W:
-                G = np.zeros((hi - lo, K), dtype=X.dtype)
-            else:
-                G = np.ascontiguousarray(Xc @ W.T, dtype=X.dtype)
-            if b is not None:
-                G += b
-            value = sparse_row_op(G, lo, hi)
-            grad_b = G.sum(axis=0, dtype=np.float64) if b is not None else None
-            return value, (Xc.T @ G).T.astype(np.float64), grad_b
+        return self._sparse_sweep(W, b, zero_W, sparse_row_op)
 
-        parts = self._map_chunks(work)
-        value = sum(p[0] for p in parts)
-        acc_W = sum(p[1] for p in parts)
-        acc_b = sum(p[2] for p in parts) if self.fit_intercept else None
-        return value, acc_W, acc_b
+    def _sparse_sweep(self, W, b, zero_W, row_op):
+        """:meth:`_sweep` over sparse ``X`` (note 4)."""
+        n, d, K = self.n_samples, self.n_features, self.n_classes
+        threads = self.n_threads if self._executor is not None else 1
+        indptr, indices, data = self._csr
+        Wt = np.ascontiguousarray(W.T)
+        # G.T @ X by rows: chunks of rows; by features (CSC): all rows at once
+        by_rows = self._csc is None
+        step = max(1, self.block_rows if by_rows else n)
+        value, grad_b = 0.0, np.zeros(K)
+        grad_W = np.zeros((d, K)) if by_rows else np.empty((K, d))
+        acc = np.empty((threads, d, K), dtype=self.dtype) if by_rows else None
+        for lo in range(0, n, step):
+            hi = min(lo + step, n)
+            G = np.empty((hi - lo, K), dtype=self.dtype)
+            if zero_W:
+                G[:] = 0 if b is None else b
+            else:
+                _sparse_kernels.csr_dense(indptr[lo:hi + 1], indices, data, Wt, b, G, threads)
+            value += row_op(G, lo, hi)
+            grad_b += G.sum(axis=0, dtype=np.float64)
+            if by_rows:     # in the storage dtype per chunk, summed in float64
+                acc[:] = 0
+                bounds = np.linspace(0, hi - lo, threads + 1).astype(np.intp)
+                _sparse_kernels.csr_t_dense(indptr[lo:hi + 1], indices, data, G, acc, bounds)
+                grad_W += acc.sum(axis=0, dtype=np.float64)
+        if by_rows:
+            return value, grad_W.T, grad_b if self.fit_intercept else None
+        _sparse_kernels.csc_dense(*self._csc, G, grad_W, threads)
+        return value, grad_W, grad_b if self.fit_intercept else None
 
     def loss_gradient(self, coef, keep_proba=False):
         """Objective value and gradient (float64) at ``coef``.

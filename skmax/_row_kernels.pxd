@@ -34,6 +34,10 @@ cdef extern from "_fast_exp.h":
                               double scale) noexcept nogil
     int skmax_scale_store_f32(const double* e, float* out, int K, double mul, double off,
                               double scale) noexcept nogil
+    int skmax_softmax_f32(float* a, int K, double inv_T, int take_log) noexcept nogil
+    int skmax_row_argmax_f64(const double* a, int K) noexcept nogil
+    int skmax_row_argmax_f32(const float* a, int K) noexcept nogil
+    int skmax_has_avx512() noexcept nogil
 
 
 cdef struct LossParams:

@@ -8,9 +8,10 @@ import warnings
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from cases import OPTIONS, RTOL, random_logits, random_options
 
-from skmax import _kernels, _minibatch_kernels, _temperature_kernels
+from skmax import _kernels, _minibatch_kernels, _sparse_kernels, _temperature_kernels
 
 import reference as ref
 from reference import row_gradients, row_hessp, row_losses
@@ -343,3 +344,41 @@ def test_block_updates_reject_mismatched_blocks():
     with pytest.raises(ValueError, match="gt"):
         _minibatch_kernels.adam_block_t(W, m, v, np.zeros(W.shape, np.int32), rows, cols[:2],
                                         gT, CATCH_UP, 0.0, 0.1, 1, 0.9, 0.999, 1e-8)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n_threads", [1, 2, 3])
+def test_sparse_products_match_scipy(dtype, n_threads):
+    # the three products of _sparse_kernels against scipy.sparse, on a matrix
+    # with empty rows and columns, every thread count
+
+    rng = np.random.default_rng(0)
+    n, d, K = 203, 150, 9
+    X = sp.random(n, d, density=0.03, format="csr", random_state=1, dtype=dtype)
+    B = rng.normal(size=(d, K)).astype(dtype)
+    b = rng.normal(size=K).astype(dtype)
+    G = rng.normal(size=(n, K)).astype(dtype)
+    ip, ix = X.indptr.astype(np.intp), X.indices.astype(np.intp)
+    Xc = X.tocsc()
+    rtol = RTOL[dtype] * 10
+
+    out = np.empty((n, K), dtype=dtype)
+    _sparse_kernels.csr_dense(ip, ix, X.data, B, b, out, n_threads)
+    want = X.astype(np.float64) @ B.astype(np.float64) + b
+    np.testing.assert_allclose(out, want, rtol=rtol, atol=rtol * np.abs(want).max())
+    _sparse_kernels.csr_dense(ip, ix, X.data, B, None, out, n_threads)
+    np.testing.assert_allclose(out, want - b, rtol=rtol, atol=rtol * np.abs(want).max())
+
+    want = (X.T.astype(np.float64) @ G.astype(np.float64)).T
+    grad = np.empty((K, d))
+    _sparse_kernels.csc_dense(Xc.indptr.astype(np.intp), Xc.indices.astype(np.intp), Xc.data,
+                              G, grad, n_threads)
+    np.testing.assert_allclose(grad, want, rtol=rtol, atol=rtol * np.abs(want).max())
+    # rows 50..203 in n_threads parts, added to what the accumulators hold
+    acc = np.ones((n_threads, d, K), dtype=dtype)
+    bounds = np.linspace(0, n - 50, n_threads + 1).astype(np.intp)
+    _sparse_kernels.csr_t_dense(ip[50:], ix, X.data, G[50:], acc, bounds)
+    want = (X[50:].T.astype(np.float64) @ G[50:].astype(np.float64)) + n_threads
+    np.testing.assert_allclose(acc.sum(axis=0), want, rtol=rtol, atol=rtol * np.abs(want).max())
+    with pytest.raises(ValueError, match="agree in shape"):
+        _sparse_kernels.csr_dense(ip[:-1], ix, X.data, B, b, out, n_threads)

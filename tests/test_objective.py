@@ -211,3 +211,45 @@ def test_objective_pickles_while_open():
     value2, grad2 = clone.loss_gradient(coef)
     np.testing.assert_allclose(value2, value, rtol=1e-12)
     np.testing.assert_allclose(grad2, grad, rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n_threads", [1, 2, 3])
+@pytest.mark.parametrize("mode", ["by features", "by rows", "by row chunks"])
+def test_sparse_objective_matches_dense_in_every_gradient_form(monkeypatch, dtype, n_threads,
+                                                               mode):
+    # wide sparse X takes G.T @ X over a CSC copy (more features than rows per
+    # thread); low_memory takes it by rows, in chunks when the logits are long
+    import skmax._objective as objective
+
+    rng = np.random.default_rng(3)
+    n, d, K = 50, 400, 5
+    X = sp.random(n, d, density=0.05, format="csr", random_state=4, dtype=np.float64)
+    keep = np.ones(n)
+    keep[7] = 0     # an empty row (and many empty columns)
+    X = sp.csr_matrix(sp.diags(keep) @ X, dtype=dtype)
+    y = rng.integers(0, K, n).astype(np.int32)
+    sw = rng.uniform(0.5, 2.0, n)
+    coef = rng.normal(size=K * (d + 1))
+    vector = rng.normal(size=coef.size)
+    if mode == "by row chunks":
+        monkeypatch.setattr(objective, "_SPARSE_CHUNK_BYTES", 7 * K * X.dtype.itemsize)
+    loss = SoftmaxLoss(1.3, 0.05, 0.0)
+    dense = SoftmaxObjective(X.toarray(), y, sw, K, loss)
+    want_v, want_g = dense.loss_gradient(coef)
+    want_h = dense.hessp(coef, vector)
+    with SoftmaxObjective(X, y, sw, K, loss, n_threads=n_threads,
+                          low_memory=mode != "by features") as obj:
+        assert (obj._csc is not None) == (mode == "by features")
+        v, g = obj.loss_gradient(coef)
+        h = obj.hessp(coef, vector)
+    rtol = RTOL[dtype] * 10
+    np.testing.assert_allclose(v, want_v, rtol=rtol)
+    np.testing.assert_allclose(g, want_g, rtol=rtol, atol=rtol * np.abs(want_g).max())
+    np.testing.assert_allclose(h, want_h, rtol=rtol, atol=rtol * np.abs(want_h).max())
+
+
+def test_sparse_objective_rejects_indices_outside_the_matrix():
+    X = sp.csr_matrix((np.ones(2), np.array([0, 5]), np.array([0, 1, 2])), shape=(2, 3))
+    with pytest.raises(ValueError, match="outside its shape"):
+        SoftmaxObjective(X, np.array([0, 1]), np.ones(2), 2, SoftmaxLoss())

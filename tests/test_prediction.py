@@ -146,3 +146,84 @@ def test_dense_input_of_another_dtype_or_order_is_converted_by_slices(monkeypatc
     assert got.dtype == np.float64
     want = _reference(X32.astype(np.float64), coef, intercept, "proba", 1.0)
     np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+def _float32_rows(K, seed=0):
+    """float32 logits of every kind of row the float path meets: ordinary ones
+    of several spreads, ties, rows whose shift would overflow in float (they
+    take the double path) and non-finite ones."""
+    rng = np.random.default_rng(seed)
+    a = rng.normal(scale=[[1.0], [30.0], [300.0], [1e4], [1.0]], size=(5, K))
+    a[4] = 2.5      # a row of ties
+    wide = rng.uniform(-3e38, 3e38, size=(2, K))
+    special = np.full((2, K), 1.0)
+    special[0, 0] = np.inf
+    special[1, -1] = -np.inf
+    return np.vstack([a, wide, special]).astype(np.float32)
+
+
+@pytest.mark.parametrize("K", [1, 2, 7, 16, 17, 33, 1000])
+@pytest.mark.parametrize("kind", ["proba", "log_proba"])
+@pytest.mark.parametrize("inv_T", [1.0, 0.3, 4.0])
+def test_float32_rows_match_the_double_rows(K, kind, inv_T):
+    # the float path of float32 rows (_fast_exp.h, skmax_softmax_f32) against
+    # the same rows computed in float64 by the double path
+    logits = _float32_rows(K)
+    n = logits.shape[0]
+    zero = np.zeros(K, dtype=np.float32)
+    out = np.empty_like(logits)
+    bad = np.zeros(n, dtype=np.uint8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _kernels.predict_logits(logits.copy(), zero, out, None, bad, kind=prediction.KINDS[kind],
+                                inv_T=inv_T)
+    want = logits.astype(np.float64)
+    _kernels.predict_logits(want.copy(), zero.astype(np.float64), want,
+                            None, np.zeros(n, dtype=np.uint8), kind=prediction.KINDS[kind],
+                            inv_T=inv_T)
+    np.testing.assert_array_equal(bad, [0] * 7 + [1, 1])
+    finite = np.isfinite(want)
+    np.testing.assert_array_equal(np.isfinite(out), finite)
+    lo = -np.finfo(np.float32).max
+    want32 = np.maximum(want, lo) if kind == "log_proba" else want
+    # float rounding, relative to each row's largest magnitude
+    scale = np.abs(np.where(finite, want32, 0)).max(axis=1, keepdims=True)
+    error = np.abs(np.where(finite, out - want32, 0))
+    assert (error <= 2e-6 * np.abs(want32) + 2e-6 * scale).all()
+    if kind == "proba":
+        np.testing.assert_allclose(out[:7].sum(axis=1, dtype=np.float64), 1.0, rtol=1e-6)
+
+
+@pytest.mark.parametrize("disabled", ["SKMAX_NO_AVX512", "SKMAX_NO_AVX2"])
+def test_float32_prediction_dispatch_copies_agree(disabled):
+    # the AVX-512, AVX2 + FMA and portable copies of the float32 rows (picked
+    # at import) give the same predictions to float rounding
+    import json
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import json, sys, numpy as np\n"
+        "sys.path.insert(0, 'tests')\n"
+        "from skmax._prediction import predict_linear\n"
+        "from skmax import _kernels\n"
+        "from test_prediction import _model\n"
+        "X, coef, b = _model(300, 9, 33, np.float32, scale=3.0)\n"
+        "out = [predict_linear(X, coef, b, k, inv_T=0.7, n_threads=2).tolist()\n"
+        "       for k in ('proba', 'log_proba')]\n"
+        "print(json.dumps([_kernels.softmax_f32_uses_avx512(), out]))\n"
+    )
+    env = dict(os.environ, **{disabled: "1"})
+    here = os.path.dirname(os.path.dirname(os.path.abspath(_kernels.__file__)))
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env=env, cwd=here, check=True).stdout
+    avx512, (proba, log_proba) = json.loads(result)
+    assert avx512 is False
+    X, coef, b = _model(300, 9, 33, np.float32, scale=3.0)
+    for kind, got in (("proba", proba), ("log_proba", log_proba)):
+        here_ = predict_linear(X, coef, b, kind, inv_T=0.7, n_threads=2)
+        np.testing.assert_allclose(got, here_, rtol=2e-6, atol=2e-6 * np.abs(here_).max())
+        want = _reference(X, coef, b, kind, 0.7)
+        np.testing.assert_allclose(got, want, rtol=RTOL[np.float32],
+                                   atol=RTOL[np.float32] * np.abs(want).max())
