@@ -8,7 +8,8 @@ slowdown is busy time over idle time; the target is at most 1.3x with one
 busy core, and no loss when the machine is idle.
 
 Run ``python benchmarks/bench_contention.py`` (``--quick`` for a smoke run;
-``--write-docs`` writes the table into ``docs/benchmarks.md``).
+``--write-docs`` writes the table into ``docs/benchmarks.md``); prefix it with
+``OMP_WAIT_POLICY=active`` to measure spinning OpenMP workers instead.
 """
 
 import argparse
@@ -78,7 +79,9 @@ def main(argv=None):
 
     report = Report("bench_contention",
                     f"dense float64 {n} x {d}, K = {K}, lbfgs; best of {repeats} "
-                    f"(interleaved); {args.busy} busy-loop process(es)")
+                    f"(interleaved); {args.busy} busy-loop process(es); "
+                    f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')} (skmax's default: "
+                    "PASSIVE unless set before import)")
     rows = [[str(j), f"{i:.3f}", f"{b:.3f}", f"{b / i:.2f}x", f"{i / idle[1]:.2f}x"]
             for j, i, b in zip(jobs, idle, busy)]
     report.table(["n_jobs", "idle s", "busy s", "busy / idle", "idle / idle at n_jobs=1"],
