@@ -15,6 +15,7 @@ import scipy.sparse as sp
 da = pytest.importorskip("dask.array")
 distributed = pytest.importorskip("distributed")
 
+import skmax  # noqa: E402
 from skmax import SoftmaxClassifier  # noqa: E402
 from skmax._dask import DistributedObjective  # noqa: E402
 from skmax._loss import SoftmaxLoss  # noqa: E402
@@ -228,7 +229,8 @@ def test_skmax_works_without_dask():
             "import numpy as np, skmax\n"
             "X = np.random.default_rng(0).standard_normal((50, 3)); y = np.arange(50) % 3\n"
             "print(skmax.SoftmaxClassifier().fit(X, y).score(X, y))")
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    # run beside the skmax this process imported (installed or built in place)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(skmax.__file__)))
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           cwd=root)
     assert proc.returncode == 0, proc.stderr

@@ -205,7 +205,7 @@ def test_float32_prediction_dispatch_copies_agree(disabled):
 
     code = (
         "import json, sys, numpy as np\n"
-        "sys.path.insert(0, 'tests')\n"
+        f"sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r})\n"
         "from skmax._prediction import predict_linear\n"
         "from skmax import _kernels\n"
         "from test_prediction import _model\n"
