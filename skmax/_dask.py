@@ -172,10 +172,12 @@ class _ChunkObjective(SoftmaxObjective):
     def __sizeof__(self):
         # dask's estimate of the cost of moving the chunk: without it the
         # scheduler sees a tiny object and steals tasks with their data
-        arrays = [self.X, self.y, self.sample_weight, self._proba, self._X32, self._proba32]
-        if self.sparse:
-            arrays += [self.X.indices, self.X.indptr] + [c.data for c in self._X_chunks]
-        return sum(getattr(getattr(a, "data", a), "nbytes", 0) for a in arrays if a is not None)
+        arrays = [self.X.data if self.sparse else self.X, self.y, self.sample_weight,
+                  self._proba, self._X32, self._proba32]
+        if self.sparse:   # the kernels' index arrays and CSC copy (some share X's buffers)
+            arrays += [self.X.indices, self.X.indptr, *self._csr, *(self._csc or ())]
+        unique = {id(a): a for a in arrays if a is not None}
+        return sum(a.nbytes for a in unique.values())
 
 
 def _worker_threads(n_jobs):

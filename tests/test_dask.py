@@ -367,3 +367,20 @@ def test_chunk_sums_are_the_same_bits_whoever_holds_the_chunks():
         assert value == roots[0][0]
         np.testing.assert_array_equal(vector, roots[0][1])
     assert roots[0][0] == pytest.approx(sum(v for v, _ in leaves.values()), rel=1e-12)
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+def test_chunk_objective_reports_the_bytes_it_holds(data, sparse):
+    # dask weighs moving a chunk by sizeof(); a tiny or failing estimate lets
+    # the scheduler steal tasks together with their data
+    from dask.sizeof import sizeof
+
+    from skmax._dask import _ChunkObjective
+
+    X, y, sw = data
+    X = sp.csr_matrix(X) if sparse else X
+    chunk = _ChunkObjective(X, y.astype(np.int32), sw, 4, SoftmaxLoss(1.0, 0.0, 0.0, 1),
+                            True, 1, False)
+    held = chunk.X.data.nbytes + chunk.y.nbytes + chunk.sample_weight.nbytes
+    assert chunk.__sizeof__() >= held
+    assert sizeof(chunk) >= chunk.__sizeof__()    # plus the object header
