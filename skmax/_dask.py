@@ -48,7 +48,6 @@
 import copy
 
 import numpy as np
-from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array
 
@@ -373,18 +372,6 @@ class DistributedObjective:
         return self._penalised(V64, out_W, out_b)
 
 
-def _class_weights(class_weight, classes, totals):
-    """Class weights from the weighted class totals, as the in-memory fit
-    computes them from ``y`` (without the labels on the client)."""
-    from ._softmax import _balanced_class_weights
-
-    if class_weight is None:
-        return None
-    if class_weight == "balanced":
-        return _balanced_class_weights(totals)
-    return compute_class_weight(class_weight, classes=classes, y=classes)
-
-
 def _label_pass(y):
     """Classes over all chunks (one pass)."""
     import dask
@@ -399,7 +386,7 @@ def fit_dask(estimator, X, y, sample_weight):
     notes); the estimator itself is left for the caller to update."""
     from dask import delayed
 
-    from ._softmax import _weight_scaling
+    from ._softmax import _class_weights, _weight_scaling
 
     if estimator.solver not in FULL_BATCH_SOLVERS:
         raise ValueError(

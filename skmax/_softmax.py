@@ -79,6 +79,19 @@ def _balanced_class_weights(totals):
     return weights
 
 
+def _class_weights(class_weight, classes, totals):
+    """The weight of each class for ``class_weight`` (None: no class weights),
+    from the weighted class totals ``totals`` (used by ``'balanced'``); the same
+    for the in-memory fit and the distributed one, which has no ``y`` on the
+    driver."""
+    if class_weight is None:
+        return None
+    if class_weight == "balanced":
+        return _balanced_class_weights(totals)
+    # a dict: y only serves to check that its labels are classes
+    return compute_class_weight(class_weight, classes=classes, y=classes)
+
+
 def _is_soft(y):
     """Whether ``y`` holds soft targets: a 2-D array of several float columns."""
     if not hasattr(y, "shape"):
@@ -420,10 +433,8 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
             self._penalty_strength()[0])
         sw = data_sw
         if self.class_weight is not None:
-            if self.class_weight == "balanced":
-                cw = _balanced_class_weights(class_totals(y_enc, data_sw, len(classes)))
-            else:   # a dict: y only serves to check that its labels are classes
-                cw = compute_class_weight(self.class_weight, classes=classes, y=classes)
+            cw = _class_weights(self.class_weight, classes,
+                                class_totals(y_enc, data_sw, len(classes)))
             sw = data_sw * (y_enc @ cw if y_enc.ndim == 2 else cw[y_enc])
         if not sw.sum() > 0:
             raise ValueError("The sample weights (times class weights) sum to zero.")
