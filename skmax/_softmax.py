@@ -15,6 +15,7 @@ smoothing, focal term and class/sample weights.
    trusting only this class; ``coef_`` is always a copy, never that state.
 """
 
+from functools import partial
 from numbers import Integral, Real
 
 import numpy as np
@@ -36,10 +37,6 @@ from ._sgd import StochasticSolver, configure_solver, fit_minibatch, new_solver,
 from ._solvers import FULL_BATCH_SOLVERS, minimize_owlqn
 
 STOCHASTIC_SOLVERS = ("sgd", "adam")
-
-# Fitted attributes a new fit replaces (a stale one of another solver must go).
-_FIT_ATTRIBUTES = ("classes_", "coef_", "intercept_", "n_iter_", "loss_curve_", "best_loss_",
-                   "validation_scores_", "best_validation_score_", "t_", "_stochastic")
 
 # Sample weights whose largest value lies in this range are used as they are.
 _SAFE_WEIGHTS = (2.0**-300, 2.0**300)
@@ -515,12 +512,28 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         return {"coef_": np.array(W, dtype=dtype, order="C"),
                 "intercept_": np.array(b, dtype=dtype)}
 
+    # Fitted attributes a new fit replaces (a stale one of another solver must go).
+    _fitted_names = ("classes_", "coef_", "intercept_", "n_iter_", "loss_curve_", "best_loss_",
+                     "validation_scores_", "best_validation_score_", "t_", "_stochastic")
+
     def _replace_fitted(self, fitted):
         """Install a fit's attributes at once, dropping those of an earlier fit."""
-        for name in _FIT_ATTRIBUTES:
+        for name in self._fitted_names:
             self.__dict__.pop(name, None)
         self.__dict__.update(fitted)
         return self
+
+    def _commit_fit(self, build, *args):
+        """Install the fitted attributes that ``build(*args)`` returns (built
+        aside); on any failure (KeyboardInterrupt included) restore the previous
+        state, since validation itself records ``n_features_in_``."""
+        previous_state = self.__dict__.copy()
+        try:
+            fitted = build(*args)
+        except BaseException:
+            self.__dict__ = previous_state
+            raise
+        return self._replace_fitted(fitted)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
@@ -551,19 +564,9 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
             Fitted estimator.
         """
         self._check_solver_options()
-        # the new fitted attributes are built aside and installed at the end; on any
-        # failure (KeyboardInterrupt included) the previous state is restored, since
-        # validation itself records n_features_in_
-        previous_state = self.__dict__.copy()
-        try:
-            if is_dask(X):     # the distributed fit builds its attributes aside too
-                fitted = fit_dask(self, X, y, sample_weight)
-            else:
-                fitted = self._fit_in_memory(X, y, sample_weight)
-        except BaseException:
-            self.__dict__ = previous_state
-            raise
-        return self._replace_fitted(fitted)
+        # the distributed fit builds its attributes aside too
+        build = partial(fit_dask, self) if is_dask(X) else self._fit_in_memory
+        return self._commit_fit(build, X, y, sample_weight)
 
     def _warm(self, classes):
         """Whether to start from the current fit: ``warm_start`` with the same classes."""

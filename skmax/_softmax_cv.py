@@ -41,8 +41,6 @@ from ._softmax import SoftmaxClassifier
 from ._solvers import FULL_BATCH_SOLVERS
 
 # the SoftmaxClassifier parameters that SoftmaxClassifierCV passes on to its fits
-# the fitted attributes SoftmaxClassifierCV adds to SoftmaxClassifier's
-_CV_ATTRIBUTES = ("Cs_", "l1_ratios_", "scores_", "n_iters_", "coefs_paths_", "C_", "l1_ratio_")
 _SHARED_PARAMS = ("temperature", "label_smoothing", "focal_gamma", "class_weight",
                   "fit_intercept", "solver", "tol", "max_iter", "random_state", "verbose")
 
@@ -177,6 +175,9 @@ solver, tol, max_iter, random_state, verbose
     # the fitted model predicts through SoftmaxClassifier's methods, which read these
     penalty = "elasticnet"
     warm_start = False
+    # the fitted attributes added to SoftmaxClassifier's
+    _fitted_names = SoftmaxClassifier._fitted_names + (
+        "Cs_", "l1_ratios_", "scores_", "n_iters_", "coefs_paths_", "C_", "l1_ratio_")
 
     def _base_estimator(self, n_jobs):
         params = {name: getattr(self, name) for name in _SHARED_PARAMS}
@@ -211,17 +212,7 @@ solver, tol, max_iter, random_state, verbose
         self : object
             Fitted estimator.
         """
-        # as SoftmaxClassifier.fit: the fitted attributes are built aside and
-        # installed together, so a failure leaves the previous fit intact
-        previous_state = self.__dict__.copy()
-        try:
-            fitted = self._fit_grid(X, y, sample_weight)
-        except BaseException:
-            self.__dict__ = previous_state
-            raise
-        for name in _CV_ATTRIBUTES:
-            self.__dict__.pop(name, None)
-        return self._replace_fitted(fitted)
+        return self._commit_fit(self._fit_grid, X, y, sample_weight)
 
     def _fit_grid(self, X, y, sample_weight):
         """The paths over the folds, the selection and the final model, as a
