@@ -190,7 +190,7 @@ def _nll_pass(logits, y_enc, sw, n_threads):
     return evaluate
 
 
-def _fit_beta(evaluate, beta_lo, beta_hi, beta0=1.0, step_tol=1e-7, max_iter=200):
+def _fit_beta(evaluate, beta_lo, beta_hi, beta0=1.0, step_tol=1e-5, max_iter=200):
     """Minimise ``F(beta) = sum_i sw_i l_i(beta)`` over ``[beta_lo, beta_hi]``;
     ``evaluate(beta)`` returns ``(F, F', F'')`` (in memory: :func:`_nll_pass`;
     on dask: a map-reduce over the chunks).
@@ -201,8 +201,9 @@ def _fit_beta(evaluate, beta_lo, beta_hi, beta0=1.0, step_tol=1e-7, max_iter=200
     a bisection in log(beta) inside a known bracket. When the Newton step is
     below ``step_tol * beta`` it is taken without a further pass (Newton's
     quadratic convergence puts the result within ~``step_tol**2`` of the
-    minimiser, so F is within ~1e-14 relative of its minimum) and F there is the
-    quadratic model ``F + F' s + F'' s^2 / 2``.
+    minimiser, relative: ~1e-10 at the default, so F is within ~1e-20
+    relative of its minimum, below rounding) and F there is the quadratic
+    model ``F + F' s + F'' s^2 / 2``.
 
     Returns ``(beta, F, n_evaluations, at_bound)`` where ``at_bound`` is
     ``'upper'``/``'lower'`` when the optimum lies on (or beyond) a bound.
@@ -288,9 +289,10 @@ class TemperatureFit(NamedTuple):
     status: str | None
 
 
-def _rescale(logits, sw, n_threads):
+def _rescale(logits, sw, n_threads, spread=None):
     """``(logits, scale, k)``: the logits times ``2**k`` and their largest
-    within-row spread ``scale`` over the rows with positive weight.
+    within-row spread ``scale`` over the rows with positive weight
+    (``spread``: that of ``logits``, if already known).
 
     ``k = 0`` (the logits as given, no copy) while the spread lies in
     ``_SAFE_SCALE``; otherwise a new array whose spread is in [0.5, 1): the
@@ -299,7 +301,8 @@ def _rescale(logits, sw, n_threads):
     huge ones overflow ``1 / spread`` (or the spread itself); a power of two
     keeps the scaling exact.
     """
-    spread = _largest_spread(logits, sw, n_threads)
+    if spread is None:
+        spread = _largest_spread(logits, sw, n_threads)
     k = _rescale_exponent(
         spread, lambda k: _largest_spread(np.ldexp(logits, k), sw, n_threads))
     if k == 0:
@@ -330,19 +333,29 @@ def _unit_beta(k):
 
 def _largest_spread(logits, sw, n_threads):
     """Largest ``max_k a_ik - min_k a_ik`` over the rows with positive weight."""
-    spread = np.empty(logits.shape[0], dtype=np.float64)
-    SoftmaxLoss(n_threads=n_threads).row_spread(logits, spread)
+    return _spread_and_separable(logits, None, sw, n_threads)[0]
+
+
+def _spread_and_separable(logits, y_enc, sw, n_threads):
+    """``(spread, separable)`` in one kernel pass: the largest ``max_k a_ik -
+    min_k a_ik`` over the rows with positive weight, and whether each of
+    their labels is a row maximum (None without ``y_enc``): the NLL then
+    decreases all the way to ``T -> 0``."""
+    n = logits.shape[0]
+    spread = np.empty(n, dtype=np.float64)
+    label_max = None if y_enc is None else np.empty(n, dtype=np.uint8)
+    SoftmaxLoss(n_threads=n_threads).row_spread(logits, spread, y_enc, label_max)
     if sw is not None:
-        spread = spread[sw > 0]
-    return float(spread.max()) if spread.size else 0.0
+        rows = sw > 0
+        spread = spread[rows]
+        label_max = None if label_max is None else label_max[rows]
+    largest = float(spread.max()) if spread.size else 0.0
+    return largest, None if label_max is None else bool(label_max.all())
 
 
 def _is_separable(logits, y_enc, sw):
-    """Every (positively weighted) label is a row maximum: the NLL then decreases
-    all the way to ``T -> 0``."""
-    rows = slice(None) if sw is None else sw > 0
-    n = logits.shape[0]
-    return bool(np.all(logits[np.arange(n), y_enc][rows] >= logits.max(axis=1)[rows]))
+    """Every (positively weighted) label is a row maximum."""
+    return _spread_and_separable(logits, y_enc, sw, n_threads_from_n_jobs(None))[1]
 
 
 def _warm_start_subset(logits, y_enc, sw):
@@ -356,9 +369,10 @@ def _warm_start_subset(logits, y_enc, sw):
             None if sw is None else np.ascontiguousarray(sw[rows]))
 
 
-def fit_temperature(logits, y_enc, sw, scale, n_threads, beta0=1.0):
+def fit_temperature(logits, y_enc, sw, scale, n_threads, beta0=1.0, separable=None):
     """Minimise the weighted NLL of ``softmax(beta * logits)`` over ``beta`` in
-    ``[1 / (scale * TEMPERATURE_RANGE), TEMPERATURE_RANGE / scale]``.
+    ``[1 / (scale * TEMPERATURE_RANGE), TEMPERATURE_RANGE / scale]``
+    (``separable``: :func:`_is_separable` of the scores, if already known).
 
     Pure: arrays in (C-contiguous 2-D ``logits`` of finite spread ``scale``,
     int32 ``y_enc``, ``sw`` float64 or None), a :class:`TemperatureFit` out;
@@ -374,7 +388,9 @@ def fit_temperature(logits, y_enc, sw, scale, n_threads, beta0=1.0):
         return beta0, n_eval0 / 4.0
 
     return search_temperature(_nll_pass(logits, y_enc, sw, n_threads), logits.shape[0],
-                              scale, lambda: _is_separable(logits, y_enc, sw), beta0,
+                              scale,
+                              lambda: (_is_separable(logits, y_enc, sw) if separable is None
+                                       else separable), beta0,
                               warm_start)
 
 
@@ -611,8 +627,11 @@ class TemperatureCalibrator(TransformerMixin, BaseEstimator):
 
         logits = _to_logits(S, kind, copy=False)  # read only below
         n_threads = n_threads_from_n_jobs(None)   # small inputs: fewer (SoftmaxLoss)
-        logits, scale, k = _rescale(logits, sw, n_threads)
-        fit = fit_temperature(logits, y_enc, sw, scale, n_threads, beta0=_unit_beta(k))
+        # one pass for the scale and the separability test (scale-free)
+        spread, separable = _spread_and_separable(logits, y_enc, sw, n_threads)
+        logits, scale, k = _rescale(logits, sw, n_threads, spread)
+        fit = fit_temperature(logits, y_enc, sw, scale, n_threads, beta0=_unit_beta(k),
+                              separable=separable)
         return self._set_fit(kind, classes, fit, k, total_w)
 
     def _set_fit(self, kind, classes, fit, k, total_w):

@@ -211,7 +211,22 @@ static double skmax_sum_rest(double* e, int K, int skip) {
         return 0; \
     }
 
+/* Whether every entry of a row is finite (x - x is 0 for finite x, NaN for
+   infinite or NaN x; a sum without branches, which vectorises): prediction
+   checks each row of dense X while it is in cache for the product, instead
+   of a separate single-threaded pass over all of X. */
+#define SKMAX_ROW_FINITE(NAME, T) \
+    static int NAME(const T* a, int K) { \
+        int k; \
+        T nan = 0; \
+        SKMAX_PRAGMA(omp simd reduction(+:nan)) \
+        for (k = 0; k < K; k++) nan += a[k] - a[k]; \
+        return nan == 0; \
+    }
+
 #define SKMAX_ROW_COPIES(SFX, ATTR) \
+    ATTR SKMAX_ROW_FINITE(skmax_row_finite_f64_##SFX, double) \
+    ATTR SKMAX_ROW_FINITE(skmax_row_finite_f32_##SFX, float) \
     ATTR SKMAX_ROW_ARGMAX(skmax_row_argmax_f64_##SFX, double) \
     ATTR SKMAX_ROW_ARGMAX(skmax_row_argmax_f32_##SFX, float) \
     ATTR SKMAX_HESSP(skmax_hessp_f64_##SFX, double) \
@@ -238,6 +253,12 @@ static int skmax_shift_exp_f64(const double* a, double* d, double* e, int K, dou
 static int skmax_shift_exp_f32(const float* a, double* d, double* e, int K, double inv_T,
                                double* s_rest) {
     SKMAX_DISPATCH(skmax_shift_exp_f32, (a, d, e, K, inv_T, s_rest))
+}
+static inline int skmax_row_finite_f64(const double* a, int K) {
+    SKMAX_DISPATCH(skmax_row_finite_f64, (a, K))
+}
+static inline int skmax_row_finite_f32(const float* a, int K) {
+    SKMAX_DISPATCH(skmax_row_finite_f32, (a, K))
 }
 static inline int skmax_row_argmax_f64(const double* a, int K) {
     SKMAX_DISPATCH(skmax_row_argmax_f64, (a, K))

@@ -72,6 +72,10 @@ Design
    for any K. Sparse ``X`` gets its products from scipy.sparse and its rows
    from ``predict_logits``. Each row reports whether its logits were finite:
    the caller recomputes an overflowed row exactly (``skmax/_prediction.py``).
+   Dense ``X`` can be checked for infinite and NaN entries in the same call,
+   each block's rows while they are in cache for the product: the estimator's
+   input validation then skips its own pass over ``X`` (a single-threaded
+   numpy sum, a large share of a prediction at few classes).
 9. Float32 probabilities are computed in float (``skmax_softmax_f32`` of
    ``_fast_exp.h``: float ``exp``, twice the SIMD width of double, and an
    AVX-512 copy): at many classes the double row cost several times the
@@ -87,7 +91,8 @@ from ._blas cimport gemm
 from ._row_kernels cimport (
     LossParams, SKMAX_HAS_OPENMP, SKMAX_MAX_THREADS, _cache_lines, _row_hessp,
     _row_loss_grad, _row_softmax, _scratch, floating, skmax_has_avx2, skmax_has_avx512,
-    skmax_row_argmax_f32, skmax_row_argmax_f64, skmax_softmax_f32,
+    skmax_row_argmax_f32, skmax_row_argmax_f64, skmax_row_finite_f32, skmax_row_finite_f64,
+    skmax_softmax_f32,
 )
 
 import numpy as np
@@ -406,6 +411,14 @@ cdef inline int _row_argmax(const floating* a, int K) noexcept nogil:
         return skmax_row_argmax_f64(a, K)
 
 
+cdef inline bint _row_finite(const floating* a, int d) noexcept nogil:
+    """Whether every entry of a row is finite (dispatched SIMD, ``_fast_exp.h``)."""
+    if floating is float:
+        return skmax_row_finite_f32(a, d)
+    else:
+        return skmax_row_finite_f64(a, d)
+
+
 cdef inline void _predict_rows(
     floating* L,            # IN: m x K logits; OUT for the first three kinds
     const floating* b,      # IN: K intercepts added to every row first, or NULL
@@ -483,18 +496,22 @@ def predict_dense(
     const floating[::1] b,             # IN: K intercepts
     floating[:, ::1] out,              # OUT (kinds 0-2): n x K, or None
     Py_ssize_t[::1] labels,            # OUT (kind 3): n indices, or None
-    unsigned char[::1] bad,            # OUT: 1 where a row's logits are not all finite
+    unsigned char[::1] bad,            # OUT: 1 where a row's logits are not all finite,
+                                       #      2 where the row of X is not (check_x)
     *,
     int kind,
     double inv_T=1.0,
     int block_rows,
     int n_threads=1,
+    bint check_x=False,
 ):
     """A whole prediction over dense ``X`` in one GIL-free call: OpenMP over
     blocks of rows; per block, ``gemm`` writes the logits straight into the
     block's rows of ``out`` (labels: into the thread's own block) and the row
-    function finishes them in place."""
-    cdef Py_ssize_t n = X.shape[0], n_blocks, blk, start
+    function finishes them in place. With ``check_x``, each row of ``X`` is
+    also checked for infinite and NaN entries while the block is in cache
+    (note 8)."""
+    cdef Py_ssize_t n = X.shape[0], n_blocks, blk, start, i
     cdef int d = <int> X.shape[1], K = <int> W.shape[0], m
     cdef bint label = kind == PREDICT_LABEL
     cdef floating* L
@@ -529,6 +546,10 @@ def predict_dense(
                     memset(L, 0, m * K * sizeof(floating))
                 _predict_rows(L, &b[0], m, K, kind, inv_T, &labels[start] if label else NULL,
                               &bad[start], buf)
+                if check_x and d > 0:
+                    for i in range(start, start + m):
+                        if not _row_finite(&X[i, 0], d):
+                            bad[i] = 2
         free(buf)
         free(block)
     if failed[0]:

@@ -110,6 +110,7 @@ class SoftmaxLoss:
         return _temperature_kernels.temperature_nll(scores, y, sample_weight, beta,
                                                     self._threads(scores))
 
-    def row_spread(self, scores, out):
-        """Fill ``out`` with ``max_k - min_k`` of each row of ``scores``."""
-        _temperature_kernels.row_spread(scores, out, self._threads(scores))
+    def row_spread(self, scores, out, y=None, label_max=None):
+        """Fill ``out`` with ``max_k - min_k`` of each row of ``scores`` and,
+        with labels ``y``, ``label_max`` with whether each label is a row maximum."""
+        _temperature_kernels.row_spread(scores, out, self._threads(scores), y, label_max)

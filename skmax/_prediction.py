@@ -16,6 +16,11 @@ shared by the estimator and the minibatch solver's early-stopping score.
    float64 from ``X`` scaled by its largest entry, so its probabilities are
    the true limit, never zeros. Logits that are NaN because ``coef_`` is
    give NaN rows and a ``RuntimeWarning``.
+4. ``check_finite``: dense ``X`` is checked for infinite and NaN entries by
+   the compiled call itself, a block of rows at a time while it is in cache
+   for the product (in parallel, no extra pass over ``X``); an offending row
+   raises scikit-learn's own error. The estimators validate ``X`` without
+   their finiteness pass and ask for this one instead.
 """
 
 import warnings
@@ -23,6 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.utils.validation import _assert_all_finite
 
 from . import _kernels
 from ._objective import _block_rows
@@ -58,13 +64,16 @@ def _model_rows(coef, intercept, dtype, kind, scale):
     return np.ascontiguousarray(W), np.ascontiguousarray(b)
 
 
-def predict_linear(X, coef, intercept, kind, *, inv_T=1.0, scale=1.0, n_threads=1):
+def predict_linear(X, coef, intercept, kind, *, inv_T=1.0, scale=1.0, n_threads=1,
+                   check_finite=False):
     """``kind`` of ``scale * X @ coef.T + intercept`` (note 1): its ``'decision'``
     (the logits times ``inv_T``), ``'proba'`` or ``'log_proba'`` (of the logits
     times ``inv_T``), or ``'label'`` (index of the largest logit).
 
     ``X`` is dense or sparse, float32 or float64 (the result's dtype, with
     ``coef``'s). Returns ``(n, K)`` rows, or ``n`` indices for ``'label'``.
+    ``check_finite``: raise scikit-learn's ValueError if ``X`` holds an
+    infinite or NaN entry (note 4).
     """
     code = KINDS[kind]
     n = X.shape[0]
@@ -78,6 +87,8 @@ def predict_linear(X, coef, intercept, kind, *, inv_T=1.0, scale=1.0, n_threads=
     threads = threads_for(n_threads, n * K)
     rows = max(1, min(_PREDICT_CHUNK_BYTES // (dtype.itemsize * max(K, 1)), -(-n // threads)))
     if sp.issparse(X):
+        if check_finite:
+            _assert_all_finite(X.data, input_name="X")
         _predict_sparse(X.tocsr().astype(dtype, copy=False), W, b, out, labels, bad,
                         code, inv_T, rows, threads)
     else:
@@ -91,7 +102,11 @@ def predict_linear(X, coef, intercept, kind, *, inv_T=1.0, scale=1.0, n_threads=
                     np.ascontiguousarray(X[start:stop], dtype=dtype), W, b,
                     None if label else out[start:stop], labels[start:stop] if label else None,
                     bad[start:stop], kind=code, inv_T=inv_T, block_rows=block,
-                    n_threads=threads)
+                    n_threads=threads, check_x=check_finite)
+    if check_finite:
+        nonfinite = np.flatnonzero(bad == 2)
+        if nonfinite.size:
+            _assert_all_finite(X[nonfinite], input_name="X")
     overflowed = np.flatnonzero(bad)
     if overflowed.size:
         _recompute_rows(X, overflowed, W, b, kind, inv_T, labels if label else out)

@@ -36,6 +36,8 @@ cdef extern from "_fast_exp.h":
                               double scale) noexcept nogil
     int skmax_softmax_f32(float* a, int K, double inv_T, int take_log) noexcept nogil
     int skmax_row_argmax_f64(const double* a, int K) noexcept nogil
+    int skmax_row_finite_f64(const double* a, int K) noexcept nogil
+    int skmax_row_finite_f32(const float* a, int K) noexcept nogil
     int skmax_row_argmax_f32(const float* a, int K) noexcept nogil
     int skmax_has_avx512() noexcept nogil
 

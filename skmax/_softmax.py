@@ -775,10 +775,12 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
 
     # -- prediction -------------------------------------------------------
     def _validate_predict_data(self, X):
+        # infinite and NaN entries: checked by the prediction kernel, in cache
+        # and in parallel (skmax/_prediction.py, note 4)
         check_is_fitted(self)
         return validate_data(
             self, X, accept_sparse=["csr", "csc"], dtype=[np.float64, np.float32],
-            reset=False,
+            reset=False, ensure_all_finite=False,
         )
 
     def _predict(self, X, kind):
@@ -786,7 +788,8 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         X = self._validate_predict_data(X)
         return predict_linear(X, self.coef_, self.intercept_, kind,
                               inv_T=1.0 / self.temperature,
-                              n_threads=n_threads_from_n_jobs(self.n_jobs))
+                              n_threads=n_threads_from_n_jobs(self.n_jobs),
+                              check_finite=True)
 
     def decision_function(self, X):
         """Temperature-scaled logits ``z = (X @ coef_.T + intercept_) / T``.

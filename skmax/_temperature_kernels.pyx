@@ -22,7 +22,9 @@ Design
    even when p is nearly one-hot.
 3. The spread ``max_k a_k - min_k a_k`` is the scale of a row's scores: the
    calibrator uses it to rescale scores that would overflow and to detect
-   separable data. It is computed in double (may be +inf for float64 extremes).
+   separable data. It is computed in double (may be +inf for float64 extremes),
+   in the same pass as the separability test (is each row's label a row
+   maximum?), which is otherwise a pass of its own.
 4. Threads and scratch memory follow ``skmax/_kernels.pyx`` (notes 2 and 5).
    Measured speeds live in ``docs/benchmarks.md``.
 """
@@ -78,6 +80,19 @@ cdef inline double _row_spread(
     return hi - lo
 
 
+cdef inline unsigned char _row_label_is_max(
+    const floating* a,  # IN: K raw scores
+    int K,
+    int y,
+) noexcept nogil:
+    """1 if ``a[y]`` is a largest entry of the row."""
+    cdef int k
+    for k in range(K):
+        if a[k] > a[y]:
+            return 0
+    return 1
+
+
 def temperature_nll(
     const floating[:, ::1] scores,   # IN: raw scores a, n x K
     const int[::1] y,                # IN: encoded labels 0..K-1
@@ -126,14 +141,23 @@ def row_spread(
     const floating[:, ::1] scores,   # IN: raw scores, n x K
     double[::1] out,                 # OUT: max_k - min_k of each row
     int n_threads=1,
+    const int[::1] y=None,           # IN (optional): encoded labels 0..K-1
+    unsigned char[::1] label_max=None,  # OUT (with y): 1 where a_iy is a row maximum
 ):
-    """Per-row spread ``max_k a_ik - min_k a_ik`` (the scale of the scores)."""
+    """Per-row spread ``max_k a_ik - min_k a_ik`` (the scale of the scores)
+    and, with ``y``, whether each row's label holds its largest score (the
+    separability test), in the same pass."""
     cdef Py_ssize_t i, n = scores.shape[0]
     cdef int K = <int> scores.shape[1]
+    cdef bint with_labels = y is not None
     if out.shape[0] != n:
         raise ValueError("out must have one entry per row of scores")
+    if with_labels and (label_max is None or y.shape[0] != n or label_max.shape[0] != n):
+        raise ValueError("y and label_max must have one entry per row of scores")
     if K == 0:
         return
     with nogil:
         for i in prange(n, schedule="static", num_threads=n_threads):
             out[i] = _row_spread(&scores[i, 0], K)
+            if with_labels:
+                label_max[i] = _row_label_is_max(&scores[i, 0], K, y[i])

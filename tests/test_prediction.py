@@ -227,3 +227,40 @@ def test_float32_prediction_dispatch_copies_agree(disabled):
         want = _reference(X, coef, b, kind, 0.7)
         np.testing.assert_allclose(got, want, rtol=RTOL[np.float32],
                                    atol=RTOL[np.float32] * np.abs(want).max())
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("bad_value", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("fmt", ["C", "F", "csr", "csc"])
+@pytest.mark.parametrize("method", ["predict", "predict_proba", "predict_log_proba",
+                                    "decision_function"])
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_nonfinite_input_raises_sklearns_error(dtype, bad_value, fmt, method, n_jobs):
+    # the finiteness of X is checked inside the prediction kernel (note 4 of
+    # skmax/_prediction.py), not by validate_data: every row, every layout,
+    # also where the model gives the column a zero weight (0 * inf is NaN, but
+    # a BLAS may skip zero products, so the check must not rely on the logits)
+    X, y = make_classification(300, 5, n_informative=3, n_classes=3, random_state=0)
+    clf = SoftmaxClassifier(n_jobs=n_jobs).fit(X.astype(dtype), y)
+    clf.coef_[:, 4] = 0.0
+    for row in (0, 150, 299):
+        Xbad = X.astype(dtype)
+        Xbad[row, 4] = bad_value
+        Xin = {"C": Xbad, "F": np.asfortranarray(Xbad), "csr": sp.csr_matrix(Xbad),
+               "csc": sp.csc_matrix(Xbad)}[fmt]
+        kind = "NaN" if np.isnan(bad_value) else "infinity"
+        with pytest.raises(ValueError, match=f"Input X contains {kind}"):
+            getattr(clf, method)(Xin)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_kernel_flags_each_nonfinite_row_of_x(dtype):
+    X, coef, intercept = _model(50, 7, 4, dtype)
+    X[[3, 17, 49], [0, 6, 2]] = [np.nan, np.inf, -np.inf]
+    out, bad = np.empty((50, 4), dtype=dtype), np.zeros(50, dtype=np.uint8)
+    for check, want in ((True, [3, 17, 49]), (False, [3, 17, 49])):
+        bad[:] = 0
+        _kernels.predict_dense(X, coef, intercept, out, None, bad, kind=1, block_rows=8,
+                               n_threads=2, check_x=check)
+        np.testing.assert_array_equal(np.flatnonzero(bad), want)
+        assert np.all(bad[want] == (2 if check else 1))
