@@ -72,6 +72,11 @@ from ._threads import limit_blas_threads, threads_for
 # per-core L2 cache, so the second GEMM finds the block still cached.
 _BLOCK_BYTES = 1 << 19
 
+# Fixed cost of one row of the row kernels, in logit entries: with few
+# classes a row's exp loop is too short to fill the vector pipeline, so
+# such a row costs several times its logits' share (docs/benchmarks.md).
+_ROW_OVERHEAD = 16
+
 # Chunks per thread when several threads share the rows (note 1).
 _CHUNKS_PER_THREAD = 4
 
@@ -156,8 +161,9 @@ class SoftmaxObjective:
         n, d = X.shape
         self.n_samples, self.n_features = n, d
         self.scale = 1.0 / self.sample_weight.sum()
-        # a row costs about (d + 8 K) / 16 logit entries' worth of kernel work
-        self.n_threads = threads_for(n_threads, n * (d + 8 * n_classes) // 16)
+        # a row costs about (d + 8 K) / 16 logit entries' worth of kernel work,
+        # plus a fixed part (max, log, stores) that dominates at few classes
+        self.n_threads = threads_for(n_threads, n * ((d + 8 * n_classes) // 16 + _ROW_OVERHEAD))
         self.low_memory = bool(low_memory)
         # chunk c is rows [bounds[c], bounds[c + 1]) (intp: the compiled sweep's type)
         n_chunks = self.n_threads * _CHUNKS_PER_THREAD if self.n_threads > 1 else 1
