@@ -163,6 +163,8 @@ def main(argv=None):
     parser.add_argument("--no-real", action="store_true")
     parser.add_argument("--penalties-only", action="store_true",
                         help="only the L1 / elastic-net table (its own section)")
+    parser.add_argument("--skip-penalties", action="store_true",
+                        help="leave out the L1 / elastic-net table (and its docs section)")
     parser.add_argument("--problems", nargs="+", metavar="NAME",
                         help="only the problems whose label starts with one of these "
                              "(e.g. synthetic mnist 20newsgroups aloi)")
@@ -203,7 +205,7 @@ def main(argv=None):
     # rows are the dense float64 problems up to PENALTY_MAX_SIZE
     penalty_problems = [(label, X, y) for label, X, y, _ in problems
                         if X.dtype == np.float64 and not sp.issparse(X)
-                        and X.size <= PENALTY_MAX_SIZE]
+                        and X.size <= PENALTY_MAX_SIZE and not args.skip_penalties]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         penalty_table = []
@@ -215,7 +217,7 @@ def main(argv=None):
         penalties.table(["problem", "dtype", "penalty", "skmax s", "saga s", "ratio",
                          "objective skmax", "objective saga", "rel. diff",
                          "nonzeros skmax/saga"], penalty_table)
-        if args.write_docs:
+        if args.write_docs and not args.skip_penalties:
             penalties.write_docs(args.write_docs)
         if args.penalties_only:
             return penalty_table, []

@@ -88,7 +88,7 @@ def timing_rows(sizes, max_cells, repeats, nnz):
                     continue
                 X, W, b = _data(n, d, K, dtype, sparse, nnz)
                 times = best_of_interleaved(_contenders(X, W, b),
-                                            1 if n * K >= 5e7 else repeats)
+                                            repeats)
                 rows.append((n, X.shape[1], K, *name, times))
                 X = None   # free the data before the next size
     return rows
@@ -108,7 +108,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     sizes, repeats = (QUICK_SIZES, 1) if args.quick else (SIZES, args.repeats)
     report = Report("bench_predict",
-                    f"best of {repeats} (interleaved; 1 above n*K = 5e7), times in ms, "
+                    f"best of {repeats} (interleaved), times in ms, "
                     f"problems with n*K above {args.max_cells:.0e} skipped, "
                     f"sparse: {args.nnz} nonzeros per row among {SPARSE_FEATURES} columns")
     table = []
