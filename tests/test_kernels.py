@@ -279,6 +279,15 @@ def test_row_spread_matches_numpy(dtype, n_threads):
     out = np.empty(50)
     _temperature_kernels.row_spread(a, out, n_threads)
     np.testing.assert_array_equal(out, np.ptp(a.astype(np.float64), axis=1))
+    # with labels, the same pass says whether each label holds a row maximum
+    y = np.argmax(a, axis=1).astype(np.int32)
+    y[::3] = (y[::3] + 1) % 6          # a third of the rows: not the maximum
+    a[1, :] = a[1, 0]                   # ties: every label is a maximum
+    label_max = np.empty(50, dtype=np.uint8)
+    _temperature_kernels.row_spread(a, out, n_threads, y, label_max)
+    want = a[np.arange(50), y] >= a.max(axis=1)
+    np.testing.assert_array_equal(label_max.astype(bool), want)
+    assert 0 < want.sum() < 50
 
 
 def _block_problem(dtype, seed=8):
