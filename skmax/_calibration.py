@@ -570,7 +570,11 @@ class TemperatureCalibrator(TransformerMixin, BaseEstimator):
     def _encode_labels(self, y, n_cols):
         """``(classes, y_enc)``: the label of each score column, and the column
         index (int32) of each label in ``y``."""
-        classes = self._resolve_classes(y, n_cols)
+        labels, inverse = np.unique(y, return_inverse=True)
+        classes = self._resolve_classes(labels, n_cols)
+        if classes.shape == labels.shape and np.array_equal(classes, labels):
+            # the usual case: one column per label, in sorted order
+            return classes, inverse.reshape(-1).astype(np.int32)
         return classes, column_index(classes, y)
 
     def _fit_inputs(self, scores, y):
@@ -583,7 +587,8 @@ class TemperatureCalibrator(TransformerMixin, BaseEstimator):
             )
         S, y = self._validate_scores(scores, y, reset=True)
         y = column_or_1d(y, warn=True)
-        check_classification_targets(y)
+        if y.dtype.kind not in "iub":   # integer and bool labels are class labels
+            check_classification_targets(y)
         kind = self.input
         if kind == "auto":
             kind = "probabilities" if _looks_like_probabilities(S) else "logits"
