@@ -29,13 +29,23 @@ def best_of(func, repeats):
     return best, result
 
 
-def best_of_interleaved(funcs, repeats):
+#: Seconds of rest before each timed call of :func:`best_of_interleaved`: the
+#: previous contender's thread pools (OpenBLAS workers, an OpenMP runtime with
+#: the active wait policy) spin for a while after its call returns and would
+#: take the cores from the next contender. A call of a library on its own, as
+#: a user makes it, does not pay that; 0.25 s outlasts OpenBLAS's spin.
+INTERLEAVE_PAUSE = 0.25
+
+
+def best_of_interleaved(funcs, repeats, pause=INTERLEAVE_PAUSE):
     """Best wall time of each function over ``repeats`` rounds, one call of
     each per round: a slow phase of a shared machine then hits every
-    contender alike instead of only the one that was running."""
+    contender alike instead of only the one that was running. Each call
+    starts after ``pause`` seconds of rest (see ``INTERLEAVE_PAUSE``)."""
     best = [np.inf] * len(funcs)
     for _ in range(repeats):
         for i, func in enumerate(funcs):
+            time.sleep(pause)
             start = time.perf_counter()
             func()
             best[i] = min(best[i], time.perf_counter() - start)
