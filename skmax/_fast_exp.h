@@ -390,9 +390,16 @@ static int skmax_has_avx512(void) {
 static int skmax_has_avx512(void) { return 0; }
 #endif
 
+/* Rows shorter than this take the AVX2 copy even where AVX-512 is there: a
+   row under two 16-float vectors runs mostly in the scalar remainder of the
+   AVX-512 loops, where the 8-float AVX2 vectors still cover it (measured in
+   docs/benchmarks.md, prediction). */
+#define SKMAX_AVX512_MIN_K 32
+
 static inline int skmax_softmax_f32(float* a, int K, double inv_T, int take_log) {
 #ifdef SKMAX_X86_DISPATCH
-    if (skmax_has_avx512()) return skmax_softmax_f32_avx512(a, K, inv_T, take_log);
+    if (K >= SKMAX_AVX512_MIN_K && skmax_has_avx512())
+        return skmax_softmax_f32_avx512(a, K, inv_T, take_log);
     if (skmax_has_avx2()) return skmax_softmax_f32_avx2(a, K, inv_T, take_log);
 #endif
     return skmax_softmax_f32_generic(a, K, inv_T, take_log);
