@@ -517,11 +517,12 @@ def _scaled_chunk(chunk, k):
 
 
 def _calibration_info(chunk):
-    """``(weight, separable)`` of a chunk."""
-    from ._calibration import _is_separable
+    """``(weight, largest spread, separable)`` of a chunk, from one kernel pass."""
+    from ._calibration import _spread_and_separable
 
     logits, y_enc, sw = chunk
-    return len(y_enc) if sw is None else float(sw.sum()), _is_separable(logits, y_enc, sw)
+    spread, separable = _spread_and_separable(logits, y_enc, sw, n_threads_from_n_jobs(None))
+    return len(y_enc) if sw is None else float(sw.sum()), spread, separable
 
 
 def _chunk_temperature_nll(chunk, beta):
@@ -576,7 +577,7 @@ def fit_temperature_dask(calibrator, scores, y, sample_weight):
         def spread_at(k):
             return max(client.gather(client.map(_chunk_spread, chunks, k=k, pure=False)))
 
-        spread = spread_at(0)
+        spread = max(i[1] for i in info)
         k = _rescale_exponent(spread, spread_at)
         if k:
             # the unscaled chunks are released (not cancelled: so would be their dependents)
@@ -587,7 +588,7 @@ def fit_temperature_dask(calibrator, scores, y, sample_weight):
         def evaluate(beta):
             return tuple(sums(_chunk_temperature_nll, float(beta))[1])
 
-        fit = search_temperature(evaluate, n, spread, lambda: all(i[1] for i in info),
+        fit = search_temperature(evaluate, n, spread, lambda: all(i[2] for i in info),
                                  beta0=_unit_beta(k))
     finally:
         client.cancel(chunks)
