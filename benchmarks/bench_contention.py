@@ -28,7 +28,11 @@ from sklearn.exceptions import ConvergenceWarning
 if __package__ in (None, ""):   # run as a script: make `benchmarks` importable, but
     # append the repository root so an installed skmax wins over the source tree
     sys.path.append(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from benchmarks._common import Report, add_docs_option  # noqa: E402
+from benchmarks._common import (  # noqa: E402
+    Report,
+    add_docs_option,
+    best_of_interleaved_with_cores,
+)
 from skmax import SoftmaxClassifier  # noqa: E402
 
 _BUSY_LOOP = "while True: pass"
@@ -74,22 +78,11 @@ def main(argv=None):
             warnings.simplefilter("ignore", ConvergenceWarning)
             SoftmaxClassifier(n_jobs=n_jobs).fit(X, y)
 
-    def best_of(repeats):
-        """Per n_jobs, interleaved rounds: (best wall s, cores used in that fit)."""
-        best = {j: (np.inf, 0.0) for j in jobs}
-        for _ in range(repeats):
-            for j in jobs:
-                wall, cpu = time.perf_counter(), time.process_time()
-                fit(j)
-                wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-                if wall < best[j][0]:
-                    best[j] = (wall, cpu / wall)
-        return [best[j] for j in jobs]
-
+    funcs = [lambda j=j: fit(j) for j in jobs]
     fit(None)   # warm up: the OpenMP pool, BLAS, page faults
-    idle = best_of(repeats)
+    idle = best_of_interleaved_with_cores(funcs, repeats)
     with BusyCores(args.busy):
-        busy = best_of(repeats)
+        busy = best_of_interleaved_with_cores(funcs, repeats)
 
     report = Report("bench_contention",
                     f"dense float64 {n} x {d}, K = {K}, lbfgs; best of {repeats} "
