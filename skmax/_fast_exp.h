@@ -10,10 +10,12 @@
       CPU has both; SKMAX_NO_AVX2 (set before import) forces the portable copy.
    3. The sum of a row's exponentials skips one maximal entry (equal to 1), so
       1 - p of a dominant class keeps full relative precision.
-   4. The whole head of a row (max, shift, exp, sum), its stores (p and the
-      cross-entropy's gradient) and the Hessian row are compiled the same two
-      ways (SKMAX_ROW_COPIES); "omp simd" reductions let the compiler reorder
-      the max and the sums, which is what makes them vectorise.
+   4. A row's stores (p and the cross-entropy's gradient), its checks and
+      the Hessian row are compiled the same two ways (SKMAX_ROW_COPIES);
+      "omp simd" reductions let the compiler reorder the max and the sums,
+      which is what makes them vectorise. The portable copy of the row head
+      (max, shift, exp, sum) is written the same way; on x86-64 the head has
+      AVX2 and AVX-512 copies in intrinsics (note 5, further down).
    Speed-ups are measured in docs/benchmarks.md, not quoted here.
 */
 #ifndef SKMAX_FAST_EXP_H
@@ -99,8 +101,23 @@ static int skmax_has_avx2(void) {
     }
     return skmax_cpu_avx2;
 }
+
+static int skmax_cpu_avx512 = -1;   /* as skmax_cpu_avx2 */
+
+static int skmax_has_avx512(void) {
+    if (skmax_cpu_avx512 < 0) {
+        __builtin_cpu_init();
+        skmax_cpu_avx512 = skmax_has_avx2() && __builtin_cpu_supports("avx512f")
+                           && __builtin_cpu_supports("avx512dq")
+                           && __builtin_cpu_supports("avx512vl")
+                           && __builtin_cpu_supports("avx512bw")
+                           && getenv("SKMAX_NO_AVX512") == NULL;
+    }
+    return skmax_cpu_avx512;
+}
 #else
 static int skmax_has_avx2(void) { return 0; }
+static int skmax_has_avx512(void) { return 0; }
 #endif
 
 static void skmax_exp_array(const double* d, double* e, int K) {
@@ -231,12 +248,12 @@ static double skmax_sum_rest(double* e, int K, int skip) {
     ATTR SKMAX_ROW_ARGMAX(skmax_row_argmax_f32_##SFX, float) \
     ATTR SKMAX_HESSP(skmax_hessp_f64_##SFX, double) \
     ATTR SKMAX_HESSP(skmax_hessp_f32_##SFX, float) \
-    ATTR SKMAX_SHIFT_EXP(skmax_shift_exp_f64_##SFX, double) \
-    ATTR SKMAX_SHIFT_EXP(skmax_shift_exp_f32_##SFX, float) \
     ATTR SKMAX_SCALE_STORE(skmax_scale_store_f64_##SFX, double) \
     ATTR SKMAX_SCALE_STORE(skmax_scale_store_f32_##SFX, float)
 
 SKMAX_ROW_COPIES(generic, )
+SKMAX_SHIFT_EXP(skmax_shift_exp_f64_generic, double)
+SKMAX_SHIFT_EXP(skmax_shift_exp_f32_generic, float)
 #ifdef SKMAX_X86_DISPATCH
 SKMAX_ROW_COPIES(avx2, __attribute__((target("avx2,fma"))))
 #define SKMAX_DISPATCH(NAME, ARGS) \
@@ -246,13 +263,236 @@ SKMAX_ROW_COPIES(avx2, __attribute__((target("avx2,fma"))))
 #define SKMAX_DISPATCH(NAME, ARGS) return NAME##_generic ARGS;
 #endif
 
+#ifdef SKMAX_X86_DISPATCH
+/* ---- The row head in intrinsics (note 5) ----
+
+   5. The head of a row is where a fit's row kernel spends its time, and the
+      compiler's "omp simd" copy above loses much of it to the reductions'
+      bookkeeping and to scalar remainder loops (a row of 10 or 26 logits is
+      mostly remainder). These copies are written in AVX2 and AVX-512
+      intrinsics: a masked load covers a row's tail, so every entry takes the
+      vector exp; the sum skips every maximal entry with a compare mask and
+      adds back their count less one (each is exactly 1), which is the same
+      "rest" as note 3 without searching for the first maximum. NaN and
+      infinite maxima are found in the max pass and returned as -1, as the
+      portable copy does. */
+#include <immintrin.h>
+
+#define SKMAX_EXP_COEFS(SET) \
+    const SKMAX_VD c12 = SET(1.0 / 479001600.0), c11 = SET(1.0 / 39916800.0), \
+        c10 = SET(1.0 / 3628800.0), c9 = SET(1.0 / 362880.0), c8 = SET(1.0 / 40320.0), \
+        c7 = SET(1.0 / 5040.0), c6 = SET(1.0 / 720.0), c5 = SET(1.0 / 120.0), \
+        c4 = SET(1.0 / 24.0), c3 = SET(1.0 / 6.0), c2 = SET(0.5), c1 = SET(1.0);
+
+/* skmax_exp_nonpos on 4 doubles; the scale 2^n is split as 2^max(n, -1022)
+   times 2^(n - max(n, -1022)), so results underflow gracefully to 0. */
+#define SKMAX_VD __m256d
+__attribute__((target("avx2,fma")))
+static inline __m256d skmax_exp4_nonpos(__m256d x) {
+    const __m256d shifter = _mm256_set1_pd(6755399441055744.0);
+    const __m256i lo = _mm256_set1_epi64x(-1022), bias = _mm256_set1_epi64x(1023);
+    __m256d t, r, p, s1, s2;
+    __m256i n, n1;
+    SKMAX_EXP_COEFS(_mm256_set1_pd)
+    x = _mm256_min_pd(_mm256_max_pd(x, _mm256_set1_pd(-1100.0)), _mm256_setzero_pd());
+    t = _mm256_fmadd_pd(x, _mm256_set1_pd(1.4426950408889634), shifter);
+    n = _mm256_sub_epi64(_mm256_castpd_si256(t), _mm256_set1_epi64x(0x4338000000000000LL));
+    t = _mm256_sub_pd(t, shifter);
+    r = _mm256_fnmadd_pd(t, _mm256_set1_pd(6.93147180369123816490e-01), x);
+    r = _mm256_fnmadd_pd(t, _mm256_set1_pd(1.90821492927058770002e-10), r);
+    p = _mm256_fmadd_pd(c12, r, c11);
+    p = _mm256_fmadd_pd(p, r, c10); p = _mm256_fmadd_pd(p, r, c9);
+    p = _mm256_fmadd_pd(p, r, c8); p = _mm256_fmadd_pd(p, r, c7);
+    p = _mm256_fmadd_pd(p, r, c6); p = _mm256_fmadd_pd(p, r, c5);
+    p = _mm256_fmadd_pd(p, r, c4); p = _mm256_fmadd_pd(p, r, c3);
+    p = _mm256_fmadd_pd(p, r, c2); p = _mm256_fmadd_pd(p, r, c1);
+    p = _mm256_fmadd_pd(p, r, c1);
+    n1 = _mm256_blendv_epi8(n, lo, _mm256_cmpgt_epi64(lo, n));
+    s1 = _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_add_epi64(n1, bias), 52));
+    s2 = _mm256_castsi256_pd(_mm256_slli_epi64(
+        _mm256_add_epi64(_mm256_sub_epi64(n, n1), bias), 52));
+    return _mm256_mul_pd(_mm256_mul_pd(p, s1), s2);
+}
+#undef SKMAX_VD
+
+#define SKMAX_VD __m512d
+__attribute__((target("avx512f,avx512dq,avx512vl,avx512bw,avx2,fma")))
+static inline __m512d skmax_exp8_nonpos(__m512d x) {
+    const __m512d shifter = _mm512_set1_pd(6755399441055744.0);
+    const __m512i lo = _mm512_set1_epi64(-1022), bias = _mm512_set1_epi64(1023);
+    __m512d t, r, p, s1, s2;
+    __m512i n, n1;
+    SKMAX_EXP_COEFS(_mm512_set1_pd)
+    x = _mm512_min_pd(_mm512_max_pd(x, _mm512_set1_pd(-1100.0)), _mm512_setzero_pd());
+    t = _mm512_fmadd_pd(x, _mm512_set1_pd(1.4426950408889634), shifter);
+    n = _mm512_sub_epi64(_mm512_castpd_si512(t), _mm512_set1_epi64(0x4338000000000000LL));
+    t = _mm512_sub_pd(t, shifter);
+    r = _mm512_fnmadd_pd(t, _mm512_set1_pd(6.93147180369123816490e-01), x);
+    r = _mm512_fnmadd_pd(t, _mm512_set1_pd(1.90821492927058770002e-10), r);
+    p = _mm512_fmadd_pd(c12, r, c11);
+    p = _mm512_fmadd_pd(p, r, c10); p = _mm512_fmadd_pd(p, r, c9);
+    p = _mm512_fmadd_pd(p, r, c8); p = _mm512_fmadd_pd(p, r, c7);
+    p = _mm512_fmadd_pd(p, r, c6); p = _mm512_fmadd_pd(p, r, c5);
+    p = _mm512_fmadd_pd(p, r, c4); p = _mm512_fmadd_pd(p, r, c3);
+    p = _mm512_fmadd_pd(p, r, c2); p = _mm512_fmadd_pd(p, r, c1);
+    p = _mm512_fmadd_pd(p, r, c1);
+    n1 = _mm512_max_epi64(n, lo);
+    s1 = _mm512_castsi512_pd(_mm512_slli_epi64(_mm512_add_epi64(n1, bias), 52));
+    s2 = _mm512_castsi512_pd(_mm512_slli_epi64(
+        _mm512_add_epi64(_mm512_sub_epi64(n, n1), bias), 52));
+    return _mm512_mul_pd(_mm512_mul_pd(p, s1), s2);
+}
+#undef SKMAX_VD
+
+/* Loads of 4 (AVX2) or 8 (AVX-512) entries of a double or float row as
+   doubles; the _TAIL forms read only the first m (masked) and give 0 beyond. */
+#define SKMAX_LOAD4_double(a, k) _mm256_loadu_pd((a) + (k))
+#define SKMAX_LOAD4_float(a, k) _mm256_cvtps_pd(_mm_loadu_ps((a) + (k)))
+#define SKMAX_TAIL4_double(a, k, m) _mm256_maskload_pd((a) + (k), m)
+#define SKMAX_TAIL4_float(a, k, m) \
+    _mm256_cvtps_pd(_mm_maskload_ps((a) + (k), _mm256_cvtepi64_epi32_avx2(m)))
+#define SKMAX_LOAD8_double(a, k) _mm512_loadu_pd((a) + (k))
+#define SKMAX_LOAD8_float(a, k) _mm512_cvtps_pd(_mm256_loadu_ps((a) + (k)))
+#define SKMAX_TAIL8_double(a, k, m) _mm512_maskz_loadu_pd(m, (a) + (k))
+#define SKMAX_TAIL8_float(a, k, m) _mm512_cvtps_pd(_mm256_maskz_loadu_ps(m, (a) + (k)))
+
+/* the 32-bit lanes of a 64-bit lane mask (all ones or zeros), for float loads */
+__attribute__((target("avx2,fma")))
+static inline __m128i _mm256_cvtepi64_epi32_avx2(__m256i m) {
+    __m256i packed = _mm256_permutevar8x32_epi32(m, _mm256_setr_epi32(0, 2, 4, 6, 0, 0, 0, 0));
+    return _mm256_castsi256_si128(packed);
+}
+
+#define SKMAX_SHIFT_EXP_AVX2(NAME, T) \
+    __attribute__((target("avx2,fma"))) \
+    static int NAME(const T* a, double* d, double* e, int K, double inv_T, double* s_rest) { \
+        const __m256d neg_inf = _mm256_set1_pd(-HUGE_VAL); \
+        const __m256d floor_d = _mm256_set1_pd(-1.7976931348623157e308); \
+        int k, tail = K & 3, nmax = 0; \
+        __m256i mask = _mm256_cmpgt_epi64(_mm256_set1_epi64x(tail), \
+                                          _mm256_setr_epi64x(0, 1, 2, 3)); \
+        __m256d vmax = neg_inf, bad = _mm256_setzero_pd(), v, dk, ek, is_max; \
+        __m256d vT, vam, rest = _mm256_setzero_pd(); \
+        __m128d h; \
+        double amax; \
+        for (k = 0; k + 4 <= K; k += 4) { \
+            v = SKMAX_LOAD4_##T(a, k); \
+            vmax = _mm256_max_pd(vmax, v); \
+            bad = _mm256_or_pd(bad, _mm256_cmp_pd(v, v, _CMP_UNORD_Q)); \
+        } \
+        if (tail) { \
+            v = _mm256_blendv_pd(neg_inf, SKMAX_TAIL4_##T(a, k, mask), \
+                                 _mm256_castsi256_pd(mask)); \
+            vmax = _mm256_max_pd(vmax, v); \
+            bad = _mm256_or_pd(bad, _mm256_cmp_pd(v, v, _CMP_UNORD_Q)); \
+        } \
+        h = _mm_max_pd(_mm256_castpd256_pd128(vmax), _mm256_extractf128_pd(vmax, 1)); \
+        amax = _mm_cvtsd_f64(_mm_max_sd(h, _mm_unpackhi_pd(h, h))); \
+        if (_mm256_movemask_pd(bad) || amax - amax != 0.0) return -1; \
+        vam = _mm256_set1_pd(amax); \
+        vT = _mm256_set1_pd(inv_T); \
+        for (k = 0; k + 4 <= K; k += 4) { \
+            v = SKMAX_LOAD4_##T(a, k); \
+            dk = _mm256_max_pd(_mm256_mul_pd(_mm256_sub_pd(v, vam), vT), floor_d); \
+            ek = skmax_exp4_nonpos(dk); \
+            _mm256_storeu_pd(d + k, dk); \
+            _mm256_storeu_pd(e + k, ek); \
+            is_max = _mm256_cmp_pd(v, vam, _CMP_EQ_OQ); \
+            rest = _mm256_add_pd(rest, _mm256_andnot_pd(is_max, ek)); \
+            nmax += __builtin_popcount(_mm256_movemask_pd(is_max)); \
+        } \
+        if (tail) { \
+            v = SKMAX_TAIL4_##T(a, k, mask); \
+            dk = _mm256_max_pd(_mm256_mul_pd(_mm256_sub_pd(v, vam), vT), floor_d); \
+            ek = _mm256_and_pd(skmax_exp4_nonpos(dk), _mm256_castsi256_pd(mask)); \
+            _mm256_maskstore_pd(d + k, mask, dk); \
+            _mm256_maskstore_pd(e + k, mask, ek); \
+            is_max = _mm256_and_pd(_mm256_cmp_pd(v, vam, _CMP_EQ_OQ), \
+                                   _mm256_castsi256_pd(mask)); \
+            rest = _mm256_add_pd(rest, _mm256_andnot_pd(is_max, ek)); \
+            nmax += __builtin_popcount(_mm256_movemask_pd(is_max)); \
+        } \
+        h = _mm_add_pd(_mm256_castpd256_pd128(rest), _mm256_extractf128_pd(rest, 1)); \
+        *s_rest = _mm_cvtsd_f64(_mm_add_sd(h, _mm_unpackhi_pd(h, h))) + (double) (nmax - 1); \
+        return 0; \
+    }
+
+#define SKMAX_SHIFT_EXP_AVX512(NAME, T) \
+    __attribute__((target("avx512f,avx512dq,avx512vl,avx512bw,avx2,fma"))) \
+    static int NAME(const T* a, double* d, double* e, int K, double inv_T, double* s_rest) { \
+        const __m512d floor_d = _mm512_set1_pd(-1.7976931348623157e308); \
+        int k, tail = K & 7, nmax = 0; \
+        __mmask8 mask = (__mmask8) ((1u << tail) - 1u), bad = 0, is_max; \
+        __m512d vmax = _mm512_set1_pd(-HUGE_VAL), v, dk, ek, vT, vam; \
+        __m512d rest = _mm512_setzero_pd(); \
+        double amax; \
+        for (k = 0; k + 8 <= K; k += 8) { \
+            v = SKMAX_LOAD8_##T(a, k); \
+            vmax = _mm512_max_pd(vmax, v); \
+            bad |= _mm512_cmp_pd_mask(v, v, _CMP_UNORD_Q); \
+        } \
+        if (tail) { \
+            v = SKMAX_TAIL8_##T(a, k, mask); \
+            vmax = _mm512_mask_max_pd(vmax, mask, vmax, v); \
+            bad |= _mm512_mask_cmp_pd_mask(mask, v, v, _CMP_UNORD_Q); \
+        } \
+        amax = _mm512_reduce_max_pd(vmax); \
+        if (bad || amax - amax != 0.0) return -1; \
+        vam = _mm512_set1_pd(amax); \
+        vT = _mm512_set1_pd(inv_T); \
+        for (k = 0; k + 8 <= K; k += 8) { \
+            v = SKMAX_LOAD8_##T(a, k); \
+            dk = _mm512_max_pd(_mm512_mul_pd(_mm512_sub_pd(v, vam), vT), floor_d); \
+            ek = skmax_exp8_nonpos(dk); \
+            _mm512_storeu_pd(d + k, dk); \
+            _mm512_storeu_pd(e + k, ek); \
+            is_max = _mm512_cmp_pd_mask(v, vam, _CMP_EQ_OQ); \
+            rest = _mm512_mask_add_pd(rest, (__mmask8) ~is_max, rest, ek); \
+            nmax += __builtin_popcount(is_max); \
+        } \
+        if (tail) { \
+            v = SKMAX_TAIL8_##T(a, k, mask); \
+            dk = _mm512_max_pd(_mm512_mul_pd(_mm512_sub_pd(v, vam), vT), floor_d); \
+            ek = skmax_exp8_nonpos(dk); \
+            _mm512_mask_storeu_pd(d + k, mask, dk); \
+            _mm512_mask_storeu_pd(e + k, mask, ek); \
+            is_max = _mm512_mask_cmp_pd_mask(mask, v, vam, _CMP_EQ_OQ); \
+            rest = _mm512_mask_add_pd(rest, (__mmask8) (mask & ~is_max), rest, ek); \
+            nmax += __builtin_popcount(is_max); \
+        } \
+        *s_rest = _mm512_reduce_add_pd(rest) + (double) (nmax - 1); \
+        return 0; \
+    }
+
+SKMAX_SHIFT_EXP_AVX2(skmax_shift_exp_f64_avx2v, double)
+SKMAX_SHIFT_EXP_AVX2(skmax_shift_exp_f32_avx2v, float)
+SKMAX_SHIFT_EXP_AVX512(skmax_shift_exp_f64_avx512, double)
+SKMAX_SHIFT_EXP_AVX512(skmax_shift_exp_f32_avx512, float)
+#endif
+
+/* Rows of at least this many logits take the AVX-512 row head where the CPU
+   has it; shorter rows the AVX2 one (note 5). */
+#ifndef SKMAX_AVX512_HEAD_MIN_K
+#define SKMAX_AVX512_HEAD_MIN_K 8
+#endif
+
 static int skmax_shift_exp_f64(const double* a, double* d, double* e, int K, double inv_T,
                                double* s_rest) {
-    SKMAX_DISPATCH(skmax_shift_exp_f64, (a, d, e, K, inv_T, s_rest))
+#ifdef SKMAX_X86_DISPATCH
+    if (K >= SKMAX_AVX512_HEAD_MIN_K && skmax_has_avx512())
+        return skmax_shift_exp_f64_avx512(a, d, e, K, inv_T, s_rest);
+    if (skmax_has_avx2()) return skmax_shift_exp_f64_avx2v(a, d, e, K, inv_T, s_rest);
+#endif
+    return skmax_shift_exp_f64_generic(a, d, e, K, inv_T, s_rest);
 }
 static int skmax_shift_exp_f32(const float* a, double* d, double* e, int K, double inv_T,
                                double* s_rest) {
-    SKMAX_DISPATCH(skmax_shift_exp_f32, (a, d, e, K, inv_T, s_rest))
+#ifdef SKMAX_X86_DISPATCH
+    if (K >= SKMAX_AVX512_HEAD_MIN_K && skmax_has_avx512())
+        return skmax_shift_exp_f32_avx512(a, d, e, K, inv_T, s_rest);
+    if (skmax_has_avx2()) return skmax_shift_exp_f32_avx2v(a, d, e, K, inv_T, s_rest);
+#endif
+    return skmax_shift_exp_f32_generic(a, d, e, K, inv_T, s_rest);
 }
 static inline int skmax_row_finite_f64(const double* a, int K) {
     SKMAX_DISPATCH(skmax_row_finite_f64, (a, K))
@@ -373,21 +613,6 @@ __attribute__((target("avx2,fma"))) SKMAX_SOFTMAX_F32(skmax_softmax_f32_avx2)
 __attribute__((target("avx512f,avx512dq,avx512vl,avx512bw,avx2,fma")))
 SKMAX_SOFTMAX_F32(skmax_softmax_f32_avx512)
 
-static int skmax_cpu_avx512 = -1;   /* as skmax_cpu_avx2 */
-
-static int skmax_has_avx512(void) {
-    if (skmax_cpu_avx512 < 0) {
-        __builtin_cpu_init();
-        skmax_cpu_avx512 = skmax_has_avx2() && __builtin_cpu_supports("avx512f")
-                           && __builtin_cpu_supports("avx512dq")
-                           && __builtin_cpu_supports("avx512vl")
-                           && __builtin_cpu_supports("avx512bw")
-                           && getenv("SKMAX_NO_AVX512") == NULL;
-    }
-    return skmax_cpu_avx512;
-}
-#else
-static int skmax_has_avx512(void) { return 0; }
 #endif
 
 /* Rows shorter than this take the AVX2 copy even where AVX-512 is there: a

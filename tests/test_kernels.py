@@ -129,39 +129,71 @@ def test_openmp_info():
     assert isinstance(_kernels.built_with_openmp(), bool)
 
 
-def test_exp_dispatch_copies_agree():
-    # the AVX2 + FMA copy of the exp loop (picked at run time on x86-64) and the
-    # portable copy (forced with SKMAX_NO_AVX2) give the same kernel results
+_DISPATCH_CODE = """
+import json, numpy as np
+from skmax import _kernels
+
+def rows(K, dtype):
+    # random rows, and rows with ties at the max, -inf entries, a huge spread
+    rng = np.random.default_rng(K)
+    a = rng.normal(scale=30, size=(40, K))
+    a[1] = a[1, 0]
+    a[2, ::2] = a[2].max()
+    a[3, 1:] = -np.inf
+    a[4, : K // 2] = -1e300 if dtype == np.float64 else -3e38
+    a[5] *= 1e-20
+    return a.astype(dtype), rng.integers(0, K, 40).astype(np.int32)
+
+out = {"avx2": _kernels.exp_uses_avx2()}
+for dtype in (np.float64, np.float32):
+    for K in (1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33, 100):
+        a, y = rows(K, dtype)
+        p = np.empty_like(a)
+        v = _kernels.loss_gradient(a, y, np.ones(40), p, inv_T=0.7, eps=0.1, gamma=0.0)
+        out[f"{np.dtype(dtype).name} {K}"] = [v, a.astype(float).tolist(),
+                                               p.astype(float).tolist()]
+print(json.dumps(out))
+"""
+
+
+def _kernel_results(disabled):
     import json
     import os
     import subprocess
     import sys
 
-    code = (
-        "import json, numpy as np\n"
-        "from skmax import _kernels\n"
-        "rng = np.random.default_rng(0)\n"
-        "a = rng.normal(scale=30, size=(50, 17)); y = rng.integers(0, 17, 50).astype(np.int32)\n"
-        "p = np.empty_like(a)\n"
-        "v = _kernels.loss_gradient(a, y, np.ones(50), p, inv_T=0.7, eps=0.1, gamma=0.0)\n"
-        "print(json.dumps([_kernels.exp_uses_avx2(), v, a.tolist(), p.tolist()]))\n"
-    )
-    env = dict(os.environ, SKMAX_NO_AVX2="1")
+    env = dict(os.environ)
+    env.pop("SKMAX_NO_AVX2", None)
+    env.pop("SKMAX_NO_AVX512", None)
+    if disabled:
+        env[disabled] = "1"
     # run beside the skmax this process imported (installed or built in place),
     # not beside a source tree without the compiled module
     here = os.path.dirname(os.path.dirname(os.path.abspath(_kernels.__file__)))
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         env=env, cwd=here, check=True).stdout
-    avx2, value, grad, proba = json.loads(out)
-    assert avx2 is False
-    rng = np.random.default_rng(0)
-    a = rng.normal(scale=30, size=(50, 17))
-    y = rng.integers(0, 17, 50).astype(np.int32)
-    p = np.empty_like(a)
-    v = _kernels.loss_gradient(a, y, np.ones(50), p, inv_T=0.7, eps=0.1, gamma=0.0)
-    np.testing.assert_allclose(v, value, rtol=1e-14)
-    np.testing.assert_allclose(a, grad, rtol=1e-13, atol=1e-300)
-    np.testing.assert_allclose(p, proba, rtol=1e-13, atol=1e-300)
+    out = subprocess.run([sys.executable, "-c", _DISPATCH_CODE], capture_output=True,
+                         text=True, env=env, cwd=here, check=True).stdout
+    return json.loads(out)
+
+
+@pytest.mark.parametrize("disabled", ["SKMAX_NO_AVX2", "SKMAX_NO_AVX512"])
+def test_dispatch_copies_agree(disabled):
+    # the row head's copies (portable, AVX2 and AVX-512 intrinsics, picked at
+    # run time on x86-64) give the same kernel results at every row length,
+    # masked tails, ties at the max, -inf entries and huge spreads included
+    ref, other = _kernel_results(None), _kernel_results(disabled)
+    if disabled == "SKMAX_NO_AVX2":
+        assert other.pop("avx2") is False
+    else:
+        other.pop("avx2")
+    ref.pop("avx2")
+    assert ref.keys() == other.keys()
+    for key, (value, grad, proba) in ref.items():
+        rtol = 1e-13 if key.startswith("float64") else 1e-6
+        np.testing.assert_allclose(other[key][0], value, rtol=rtol, err_msg=key)
+        np.testing.assert_allclose(other[key][1], grad, rtol=rtol, atol=1e-300, err_msg=key)
+        np.testing.assert_allclose(other[key][2], proba, rtol=rtol, atol=1e-300, err_msg=key)
+        # (the loss may be inf: a label whose logit is -inf has probability 0)
+        assert np.all(np.isfinite(proba)), key
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
