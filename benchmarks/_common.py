@@ -60,15 +60,6 @@ def best_of_interleaved_with_cores(funcs, repeats, pause=INTERLEAVE_PAUSE):
     return best
 
 
-def median_of(func, repeats):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
-
-
 def machine_line():
     import sklearn
 

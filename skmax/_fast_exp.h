@@ -607,11 +607,64 @@ static inline float skmax_expf_nonpos(float x) {
         return 1; \
     }
 
+/* One float32 row of the cross-entropy (focal exponent 0, hard label y):
+   a (K float logits) -> scale * (p - q) in place, p into out_p when given,
+   with q = (1 - eps) onehot(y) + eps / K; *loss receives the row's
+   unweighted loss. The shift, exp and stores run in float (note 5); the
+   sums, the log and the label's entry in double, the label's entry from the
+   rest of the sum when it is maximal (so 1 - p keeps its precision, note 3).
+   Returns 0 and leaves the row untouched when it is not one this path takes
+   (note 6): the caller then runs the double row. */
+#define SKMAX_XENT_F32(NAME) \
+    static int NAME(float* a, float* out_p, int K, int y, double inv_T, double eps, \
+                    double scale, double* loss) { \
+        int k, nmax = 0; \
+        float amax = a[0], amin = a[0], finite = 0.0f, fT = (float) inv_T, fmul, foff; \
+        double rest = 0.0, dsum = 0.0, off = eps / K, dy, ey, log_s, inv_s; \
+        SKMAX_PRAGMA(omp simd reduction(max:amax) reduction(min:amin) reduction(+:finite)) \
+        for (k = 0; k < K; k++) { \
+            amax = a[k] > amax ? a[k] : amax; \
+            amin = a[k] < amin ? a[k] : amin; \
+            finite += a[k] - a[k]; \
+        } \
+        if (finite != 0.0f || !((double) amax - (double) amin < 1e38) \
+            || !(((double) amax - (double) amin) * inv_T < 1e37) || !(inv_T < 1e37)) return 0; \
+        dy = ((double) a[y] - (double) amax) * inv_T; \
+        SKMAX_PRAGMA(omp simd reduction(+:rest, dsum, nmax)) \
+        for (k = 0; k < K; k++) { \
+            float dk = (a[k] - amax) * fT; \
+            float ek = skmax_expf_nonpos(dk); \
+            nmax += a[k] == amax; \
+            rest += a[k] == amax ? 0.0 : (double) ek; \
+            dsum += (double) dk; \
+            a[k] = ek; \
+        } \
+        rest += (double) (nmax - 1); \
+        log_s = log1p(rest); \
+        inv_s = 1.0 / (1.0 + rest); \
+        ey = dy == 0.0 ? 1.0 - rest * inv_s : (double) a[y] * inv_s; \
+        *loss = log_s - (1.0 - eps) * dy - (eps != 0.0 ? off * dsum : 0.0); \
+        if (out_p != NULL) { \
+            float finv_s = (float) inv_s; \
+            SKMAX_PRAGMA(omp simd) \
+            for (k = 0; k < K; k++) out_p[k] = a[k] * finv_s; \
+            out_p[y] = (float) ey; \
+        } \
+        fmul = (float) (scale * inv_s); \
+        foff = (float) (scale * off); \
+        SKMAX_PRAGMA(omp simd) \
+        for (k = 0; k < K; k++) a[k] = a[k] * fmul - foff; \
+        a[y] = (float) (scale * (ey - off - (1.0 - eps))); \
+        return 1; \
+    }
+
 SKMAX_SOFTMAX_F32(skmax_softmax_f32_generic)
+SKMAX_XENT_F32(skmax_xent_f32_generic)
 #ifdef SKMAX_X86_DISPATCH
 __attribute__((target("avx2,fma"))) SKMAX_SOFTMAX_F32(skmax_softmax_f32_avx2)
 __attribute__((target("avx512f,avx512dq,avx512vl,avx512bw,avx2,fma")))
 SKMAX_SOFTMAX_F32(skmax_softmax_f32_avx512)
+__attribute__((target("avx2,fma"))) SKMAX_XENT_F32(skmax_xent_f32_avx2)
 
 #endif
 
@@ -628,6 +681,139 @@ static inline int skmax_softmax_f32(float* a, int K, double inv_T, int take_log)
     if (skmax_has_avx2()) return skmax_softmax_f32_avx2(a, K, inv_T, take_log);
 #endif
     return skmax_softmax_f32_generic(a, K, inv_T, take_log);
+}
+
+#ifdef SKMAX_X86_DISPATCH
+/* skmax_expf_nonpos on 16 floats (2^n split as in skmax_exp4_nonpos). */
+__attribute__((target("avx512f,avx512dq,avx512vl,avx512bw,avx2,fma")))
+static inline __m512 skmax_exp16f_nonpos(__m512 x) {
+    const __m512 shifter = _mm512_set1_ps(12582912.0f);
+    const __m512i lo = _mm512_set1_epi32(-126), bias = _mm512_set1_epi32(127);
+    __m512 t, r, p, s1, s2;
+    __m512i n, n1;
+    x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-104.0f)), _mm512_setzero_ps());
+    t = _mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504088896341f), shifter);
+    n = _mm512_sub_epi32(_mm512_castps_si512(t), _mm512_set1_epi32(0x4B400000));
+    t = _mm512_sub_ps(t, shifter);
+    r = _mm512_fnmadd_ps(t, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(t, _mm512_set1_ps(-2.12194440e-4f), r);
+    p = _mm512_fmadd_ps(_mm512_set1_ps(1.0f / 5040.0f), r, _mm512_set1_ps(1.0f / 720.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    n1 = _mm512_max_epi32(n, lo);
+    s1 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(n1, bias), 23));
+    s2 = _mm512_castsi512_ps(_mm512_slli_epi32(
+        _mm512_add_epi32(_mm512_sub_epi32(n, n1), bias), 23));
+    return _mm512_mul_ps(_mm512_mul_ps(p, s1), s2);
+}
+
+/* sum of the 16 floats of v, accumulated in two double vectors */
+#define SKMAX_ADD16_TO_F64(acc_lo, acc_hi, v) do { \
+        acc_lo = _mm512_add_pd(acc_lo, _mm512_cvtps_pd(_mm512_castps512_ps256(v))); \
+        acc_hi = _mm512_add_pd(acc_hi, _mm512_cvtps_pd(_mm256_castpd_ps( \
+            _mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)))); \
+    } while (0)
+
+/* SKMAX_XENT_F32 in AVX-512 intrinsics, masked tails (note 5): a row of 10
+   or 26 logits is one or two vectors, where the compiled loops above run
+   mostly in their scalar remainders. */
+__attribute__((target("avx512f,avx512dq,avx512vl,avx512bw,avx2,fma")))
+static int skmax_xent_f32_avx512v(float* a, float* out_p, int K, int y, double inv_T,
+                                  double eps, double scale, double* loss) {
+    int k, nmax = 0;
+    __mmask16 mask = (__mmask16) ((1u << (K & 15)) - 1u), bad = 0, is_max;
+    __m512 vmax = _mm512_set1_ps(-HUGE_VALF), vmin = _mm512_set1_ps(HUGE_VALF), v, dk, ek;
+    __m512 vam, vT, vmul, voff;
+    __m512d rest_lo = _mm512_setzero_pd(), rest_hi = _mm512_setzero_pd();
+    __m512d dsum_lo = _mm512_setzero_pd(), dsum_hi = _mm512_setzero_pd();
+    float amax, amin;
+    double rest, dsum, off = eps / K, dy, ey, inv_s;
+    for (k = 0; k + 16 <= K; k += 16) {
+        v = _mm512_loadu_ps(a + k);
+        vmax = _mm512_max_ps(vmax, v);
+        vmin = _mm512_min_ps(vmin, v);
+        bad |= _mm512_cmp_ps_mask(_mm512_sub_ps(v, v), _mm512_setzero_ps(), _CMP_NEQ_UQ);
+    }
+    if (mask) {
+        v = _mm512_maskz_loadu_ps(mask, a + k);
+        vmax = _mm512_mask_max_ps(vmax, mask, vmax, v);
+        vmin = _mm512_mask_min_ps(vmin, mask, vmin, v);
+        bad |= _mm512_mask_cmp_ps_mask(mask, _mm512_sub_ps(v, v), _mm512_setzero_ps(),
+                                       _CMP_NEQ_UQ);
+    }
+    amax = _mm512_reduce_max_ps(vmax);
+    amin = _mm512_reduce_min_ps(vmin);
+    if (bad || !((double) amax - (double) amin < 1e38)
+        || !(((double) amax - (double) amin) * inv_T < 1e37) || !(inv_T < 1e37)) return 0;
+    dy = ((double) a[y] - (double) amax) * inv_T;
+    vam = _mm512_set1_ps(amax);
+    vT = _mm512_set1_ps((float) inv_T);
+    for (k = 0; k + 16 <= K; k += 16) {
+        v = _mm512_loadu_ps(a + k);
+        dk = _mm512_mul_ps(_mm512_sub_ps(v, vam), vT);
+        ek = skmax_exp16f_nonpos(dk);
+        is_max = _mm512_cmp_ps_mask(v, vam, _CMP_EQ_OQ);
+        nmax += __builtin_popcount(is_max);
+        SKMAX_ADD16_TO_F64(rest_lo, rest_hi, _mm512_maskz_mov_ps((__mmask16) ~is_max, ek));
+        SKMAX_ADD16_TO_F64(dsum_lo, dsum_hi, dk);
+        _mm512_storeu_ps(a + k, ek);
+    }
+    if (mask) {
+        v = _mm512_maskz_loadu_ps(mask, a + k);
+        dk = _mm512_maskz_mov_ps(mask, _mm512_mul_ps(_mm512_sub_ps(v, vam), vT));
+        ek = skmax_exp16f_nonpos(dk);
+        is_max = _mm512_mask_cmp_ps_mask(mask, v, vam, _CMP_EQ_OQ);
+        nmax += __builtin_popcount(is_max);
+        SKMAX_ADD16_TO_F64(rest_lo, rest_hi,
+                           _mm512_maskz_mov_ps((__mmask16) (mask & ~is_max), ek));
+        SKMAX_ADD16_TO_F64(dsum_lo, dsum_hi, dk);
+        _mm512_mask_storeu_ps(a + k, mask, ek);
+    }
+    rest = _mm512_reduce_add_pd(_mm512_add_pd(rest_lo, rest_hi)) + (double) (nmax - 1);
+    dsum = _mm512_reduce_add_pd(_mm512_add_pd(dsum_lo, dsum_hi));
+    inv_s = 1.0 / (1.0 + rest);
+    ey = dy == 0.0 ? 1.0 - rest * inv_s : (double) a[y] * inv_s;
+    *loss = log1p(rest) - (1.0 - eps) * dy - (eps != 0.0 ? off * dsum : 0.0);
+    if (out_p != NULL) {
+        vmul = _mm512_set1_ps((float) inv_s);
+        for (k = 0; k + 16 <= K; k += 16)
+            _mm512_storeu_ps(out_p + k, _mm512_mul_ps(_mm512_loadu_ps(a + k), vmul));
+        if (mask)
+            _mm512_mask_storeu_ps(out_p + k, mask,
+                                  _mm512_mul_ps(_mm512_maskz_loadu_ps(mask, a + k), vmul));
+        out_p[y] = (float) ey;
+    }
+    vmul = _mm512_set1_ps((float) (scale * inv_s));
+    voff = _mm512_set1_ps((float) (scale * off));
+    for (k = 0; k + 16 <= K; k += 16)
+        _mm512_storeu_ps(a + k, _mm512_fmsub_ps(_mm512_loadu_ps(a + k), vmul, voff));
+    if (mask)
+        _mm512_mask_storeu_ps(a + k, mask,
+                              _mm512_fmsub_ps(_mm512_maskz_loadu_ps(mask, a + k), vmul, voff));
+    a[y] = (float) (scale * (ey - off - (1.0 - eps)));
+    return 1;
+}
+#endif
+
+/* The float32 cross-entropy row: AVX-512 intrinsics at any K where the CPU
+   has them; else the compiled AVX2 copy from SKMAX_AVX512_MIN_K logits up
+   (shorter rows return 0 and take the double row, whose intrinsic head is
+   faster there); no float path on other CPUs. */
+static inline int skmax_xent_f32(float* a, float* out_p, int K, int y, double inv_T,
+                                 double eps, double scale, double* loss) {
+#ifdef SKMAX_X86_DISPATCH
+    if (skmax_has_avx512())
+        return skmax_xent_f32_avx512v(a, out_p, K, y, inv_T, eps, scale, loss);
+    if (K >= SKMAX_AVX512_MIN_K && skmax_has_avx2())
+        return skmax_xent_f32_avx2(a, out_p, K, y, inv_T, eps, scale, loss);
+    return 0;
+#else
+    return skmax_xent_f32_generic(a, out_p, K, y, inv_T, eps, scale, loss);
+#endif
 }
 
 #endif  /* SKMAX_FAST_EXP_H */

@@ -35,6 +35,8 @@ cdef extern from "_fast_exp.h":
     int skmax_scale_store_f32(const double* e, float* out, int K, double mul, double off,
                               double scale) noexcept nogil
     int skmax_softmax_f32(float* a, int K, double inv_T, int take_log) noexcept nogil
+    int skmax_xent_f32(float* a, float* out_p, int K, int y, double inv_T, double eps,
+                       double scale, double* loss) noexcept nogil
     int skmax_row_argmax_f64(const double* a, int K) noexcept nogil
     int skmax_row_finite_f64(const double* a, int K) noexcept nogil
     int skmax_row_finite_f32(const float* a, int K) noexcept nogil
@@ -127,6 +129,10 @@ cdef inline double _row_loss_grad(
     cdef double inv_T = lp.inv_T, eps = lp.eps, gamma = lp.gamma
     cdef double s_rest, log_s, inv_s, off = eps / K, q, logp, pk, mk, w, r, u
     cdef double loss, usum = 0.0, scale = sw * inv_T, dsum = 0.0, tsum = 0.0
+    if floating is float:
+        # float32 rows of the plain cross-entropy in float arithmetic (note 9)
+        if gamma == 0.0 and t == NULL and skmax_xent_f32(a, p, K, y, inv_T, eps, scale, &loss):
+            return loss
     _row_shift_exp(a, d, e, K, inv_T, &s_rest)
     log_s = log1p(s_rest)
     inv_s = 1.0 / (1.0 + s_rest)
