@@ -654,7 +654,7 @@ static inline float skmax_expf_nonpos(float x) {
         foff = (float) (scale * off); \
         SKMAX_PRAGMA(omp simd) \
         for (k = 0; k < K; k++) a[k] = a[k] * fmul - foff; \
-        a[y] = (float) (scale * (ey - off - (1.0 - eps))); \
+        a[y] = (float) (scale * ((dy == 0.0 ? -rest * inv_s : ey - 1.0) + eps - off)); \
         return 1; \
     }
 
@@ -794,15 +794,17 @@ static int skmax_xent_f32_avx512v(float* a, float* out_p, int K, int y, double i
     if (mask)
         _mm512_mask_storeu_ps(a + k, mask,
                               _mm512_fmsub_ps(_mm512_maskz_loadu_ps(mask, a + k), vmul, voff));
-    a[y] = (float) (scale * (ey - off - (1.0 - eps)));
+    /* p_y - 1 of a maximal label is -rest / s, without the cancellation */
+    a[y] = (float) (scale * ((dy == 0.0 ? -rest * inv_s : ey - 1.0) + eps - off));
     return 1;
 }
 #endif
 
 /* The float32 cross-entropy row: AVX-512 intrinsics at any K where the CPU
-   has them; else the compiled AVX2 copy from SKMAX_AVX512_MIN_K logits up
-   (shorter rows return 0 and take the double row, whose intrinsic head is
-   faster there); no float path on other CPUs. */
+   has them; else the compiled AVX2 or portable copy from SKMAX_AVX512_MIN_K
+   logits up. Shorter rows there return 0 and take the double row: the
+   compiled float loops run mostly in their scalar remainders at few classes,
+   where the double row's intrinsic head is faster. */
 static inline int skmax_xent_f32(float* a, float* out_p, int K, int y, double inv_T,
                                  double eps, double scale, double* loss) {
 #ifdef SKMAX_X86_DISPATCH
@@ -810,10 +812,10 @@ static inline int skmax_xent_f32(float* a, float* out_p, int K, int y, double in
         return skmax_xent_f32_avx512v(a, out_p, K, y, inv_T, eps, scale, loss);
     if (K >= SKMAX_AVX512_MIN_K && skmax_has_avx2())
         return skmax_xent_f32_avx2(a, out_p, K, y, inv_T, eps, scale, loss);
-    return 0;
-#else
-    return skmax_xent_f32_generic(a, out_p, K, y, inv_T, eps, scale, loss);
 #endif
+    if (K >= SKMAX_AVX512_MIN_K)
+        return skmax_xent_f32_generic(a, out_p, K, y, inv_T, eps, scale, loss);
+    return 0;
 }
 
 #endif  /* SKMAX_FAST_EXP_H */

@@ -29,9 +29,10 @@ Design
    so ``1 - p`` and ``log p`` of a dominant class keep full relative precision
    (the focal term needs both). ``exp`` of the shifted logits is the
    branch-free ``skmax_exp_nonpos`` of ``_fast_exp.h`` (its argument is <= 0,
-   so it needs no range handling), with an AVX2 + FMA copy of the row loop
-   picked at run time (``SKMAX_NO_AVX2=1`` forces the portable copy): libm's
-   ``exp`` call was most of a row's cost.
+   so it needs no range handling): libm's ``exp`` call was most of a row's
+   cost. The row head (max, shift, exp, sum) has AVX2 and AVX-512 copies in
+   intrinsics, picked at run time (``SKMAX_NO_AVX512=1`` / ``SKMAX_NO_AVX2=1``
+   force the AVX2 / portable copies; the tests compare them).
 5. Scalar reductions (the loss) are accumulated in double with OpenMP
    reductions; every thread owns a slice of one scratch buffer allocated per
    call before the parallel block (a failed allocation is a MemoryError).
@@ -79,8 +80,11 @@ Design
 9. Float32 probabilities are computed in float (``skmax_softmax_f32`` of
    ``_fast_exp.h``: float ``exp``, twice the SIMD width of double, and an
    AVX-512 copy): at many classes the double row cost several times the
-   float32 product. Only finite rows whose shifts stay within float's range
-   take it; the others take the double row function and its limits (note 3).
+   float32 product. So is the float32 cross-entropy row of a fit (focal
+   exponent 0, hard labels: ``skmax_xent_f32``), with its sums, ``log1p`` and
+   the label's entry in double. Only finite rows whose shifts stay within
+   float's range take them; the others take the double row function and its
+   limits (note 3).
 """
 
 from cython.parallel cimport parallel, prange, threadid

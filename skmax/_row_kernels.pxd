@@ -150,7 +150,9 @@ cdef inline double _row_loss_grad(
             return log_s - (1.0 - eps) * tsum - off * dsum
         loss = log_s - (1.0 - eps) * d[y] - off * dsum
         _row_scale_store(e, a, K, inv_s, off, scale)
-        a[y] = <floating> (scale * (e[y] * inv_s - off - (1.0 - eps)))
+        # p_y - 1 of a maximal label is -s_rest / s, without the cancellation
+        pk = -s_rest * inv_s if d[y] == 0.0 else e[y] * inv_s - 1.0
+        a[y] = <floating> (scale * (pk + eps - off))
         return loss
     # focal term: u_k = q_k (1 - p_k)^gamma (1 - gamma p_k log(p_k) / (1 - p_k))
     loss = 0.0

@@ -26,7 +26,7 @@ def _params(T, eps, gamma):
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("options", OPTIONS + random_options(6))
-@pytest.mark.parametrize("K", [2, 3, 17])
+@pytest.mark.parametrize("K", [2, 3, 17, 40])
 @pytest.mark.parametrize("n_threads", [1, 2, 3])
 def test_kernel_matches_reference(dtype, options, K, n_threads):
     T, eps, gamma = options
@@ -113,6 +113,28 @@ def test_extreme_logits_stay_finite(dtype, big, options):
     assert np.isfinite(total) and np.all(np.isfinite(raw))
     # a confident, correct row has (almost) zero loss and gradient
     assert np.abs(raw[0]).max() <= (eps + 1e-6) / T
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("K", [3, 17, 40])
+@pytest.mark.parametrize("eps", [0.0, 0.1])
+def test_dominant_label_keeps_precision_of_one_minus_p(dtype, K, eps):
+    # a confident, correct row: 1 - p_y is ~1e-12 and the label's gradient
+    # entry (p_y - q_y) must keep its relative precision, in float32 too
+    # (the float32 row computes the label's entry from the rest of the sum)
+    a = np.zeros((4, K), dtype=dtype)
+    a[:, 1] = [30.0, 20.0, 25.0, 28.0]
+    y = np.ones(4, dtype=np.int32)
+    raw, proba = a.copy(), np.empty_like(a)
+    total = _kernels.loss_gradient(raw, y, np.ones(4), proba, **_params(1.0, eps, 0.0))
+    # exact forms (the reference's log-sum-exp loses these to cancellation)
+    rest = (K - 1) * np.exp(-a[:, 1].astype(np.float64))
+    losses = np.log1p(rest) + eps / K * (K - 1) * a[:, 1].astype(np.float64)
+    np.testing.assert_allclose(total, losses.sum(), rtol=RTOL[dtype])
+    label_grad = -rest / (1 + rest) + eps - eps / K
+    np.testing.assert_allclose(raw[:, 1], label_grad, rtol=RTOL[dtype])
+    np.testing.assert_allclose(proba[:, 0], np.exp(-a[:, 1].astype(np.float64)) / (1 + rest),
+                               rtol=RTOL[dtype])
 
 
 def test_log_softmax_keeps_precision_of_tiny_probabilities():

@@ -86,7 +86,18 @@ def test_sparse_float32_binary_and_weights():
                                  max_iter=1000).fit(sp.csr_matrix(X), y, sample_weight=sw)
     assert dense.coef_.dtype == np.float32 and dense.coef_.shape == (1, 20)
     assert dense.C_ == sparse.C_
-    np.testing.assert_allclose(dense.coef_, sparse.coef_, atol=1e-4)
+    # tol=1e-6 is below what float32 resolves: the two fits stop at points
+    # whose objectives agree to float32 rounding, while the L1 objective is
+    # flat enough along some coefficients that those differ by up to ~1e-3
+    sign = np.where(y == 1, 1.0, -1.0)
+
+    def objective(model):
+        z = X.astype(np.float64) @ model.coef_.ravel() + model.intercept_[0]
+        penalty = np.abs(model.coef_.astype(np.float64)).sum() / model.C_
+        return (sw @ np.logaddexp(0, -sign * z) + penalty) / sw.sum()
+
+    assert objective(dense) == pytest.approx(objective(sparse), rel=1e-7)
+    np.testing.assert_allclose(dense.coef_, sparse.coef_, atol=2e-3)
 
 
 def test_bad_grid_is_rejected_and_changes_nothing():
