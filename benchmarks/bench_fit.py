@@ -6,8 +6,9 @@ estimators, so a slow phase of the machine hits all of them), the final value of
 ``(sum_i l_i + ||W||^2 / (2C)) / n`` for both (evaluated in float64), and the
 time ratio. A second table gives, per shape, the time of one loss+gradient
 evaluation against the cost of the two BLAS products it needs (numpy, every
-core) and against one read of ``X``, best of at least 5 interleaved calls. A third table (its own section of the page,
-``bench_fit_penalties``; ``--penalties-only`` runs just that one) times the L1
+core) and against one read of ``X``, best of at least 5 interleaved calls.
+A third table (its own section of the page, ``bench_fit_penalties``;
+``--penalties-only`` runs just that one) times the L1
 and elastic-net penalties (OWL-QN) against
 ``LogisticRegression(solver='saga')``, the only scikit-learn solver for
 multinomial L1, with their final objectives and numbers of nonzero weights.

