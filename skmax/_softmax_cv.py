@@ -26,6 +26,7 @@ regularisation path, on ``LogisticRegressionCV``'s model.
    ``GridSearchCV``'s do.
 """
 
+from contextlib import nullcontext
 from numbers import Integral
 
 import numpy as np
@@ -39,6 +40,7 @@ from sklearn.utils.validation import _check_sample_weight, validate_data
 
 from ._softmax import SoftmaxClassifier
 from ._solvers import FULL_BATCH_SOLVERS
+from ._threads import limit_blas_threads
 
 # the SoftmaxClassifier parameters that SoftmaxClassifierCV passes on to its fits
 _SHARED_PARAMS = ("temperature", "label_smoothing", "focal_gamma", "class_weight",
@@ -230,11 +232,16 @@ solver, tol, max_iter, random_state, verbose
         tasks = [(fold, l1_ratio) for fold in folds for l1_ratio in l1_ratios]
         parallel = self.n_jobs not in (None, 1) and len(tasks) > 1
         n_kernel_jobs = 1 if parallel else None
-        paths = Parallel(n_jobs=self.n_jobs if parallel else None, prefer="threads")(
-            delayed(_fit_path)(self._base_estimator(n_kernel_jobs), X, y, sample_weight,
-                               train, test, Cs, l1_ratio, scorer)
-            for (train, test), l1_ratio in tasks
-        )
+        # parallel tasks: BLAS on one thread for all of them at once (each
+        # task's objective limits BLAS only while open, and threadpoolctl's
+        # limits are process-wide: one task's exit would hand BLAS its threads
+        # back in the middle of another task's evaluation)
+        with limit_blas_threads() if parallel else nullcontext():
+            paths = Parallel(n_jobs=self.n_jobs if parallel else None, prefer="threads")(
+                delayed(_fit_path)(self._base_estimator(n_kernel_jobs), X, y, sample_weight,
+                                   train, test, Cs, l1_ratio, scorer)
+                for (train, test), l1_ratio in tasks
+            )
         shape = (len(folds), len(l1_ratios), len(Cs))
         fitted = {"Cs_": Cs, "l1_ratios_": l1_ratios,
                   "scores_": np.array([p[0] for p in paths]).reshape(shape),
