@@ -42,6 +42,7 @@ from sklearn.utils import _safe_indexing, get_tags, indexable
 from sklearn.utils._param_validation import HasMethods, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
+    _assert_all_finite,
     _check_feature_names_in,
     _check_sample_weight,
     check_array,
@@ -119,7 +120,8 @@ def _looks_like_probabilities(S):
     """Non-negative entries, at most 1, rows summing to 1 (2-D, K >= 2)."""
     if S.ndim != 2 or S.shape[1] < 2 or S.shape[0] == 0:
         return False
-    if S.min() < 0 or S.max() > 1:
+    # logits usually show it in their first row: no pass over all of S
+    if S[:1].min() < 0 or S[:1].max() > 1 or S.min() < 0 or S.max() > 1:
         return False
     tol = _row_sum_tolerance(S)
     return bool(np.all(np.abs(S.sum(axis=1, dtype=np.float64) - 1.0) <= tol))
@@ -336,15 +338,23 @@ def _largest_spread(logits, sw, n_threads):
     return _spread_and_separable(logits, None, sw, n_threads)[0]
 
 
-def _spread_and_separable(logits, y_enc, sw, n_threads):
+def _spread_and_separable(logits, y_enc, sw, n_threads, check_finite=None):
     """``(spread, separable)`` in one kernel pass: the largest ``max_k a_ik -
     min_k a_ik`` over the rows with positive weight, and whether each of
     their labels is a row maximum (None without ``y_enc``): the NLL then
-    decreases all the way to ``T -> 0``."""
+    decreases all the way to ``T -> 0``.
+
+    ``check_finite``: the name of an estimator whose input validation left
+    the finiteness of ``logits`` to this pass (one read of the scores fewer);
+    a row with an infinite or NaN entry raises scikit-learn's own error."""
     n = logits.shape[0]
     spread = np.empty(n, dtype=np.float64)
     label_max = None if y_enc is None else np.empty(n, dtype=np.uint8)
-    SoftmaxLoss(n_threads=n_threads).row_spread(logits, spread, y_enc, label_max)
+    finite = None if check_finite is None else np.empty(n, dtype=np.uint8)
+    SoftmaxLoss(n_threads=n_threads).row_spread(logits, spread, y_enc, label_max, finite)
+    if finite is not None and not finite.all():
+        _assert_all_finite(logits[np.flatnonzero(finite == 0)], input_name="X",
+                           estimator_name=check_finite)
     if sw is not None:
         rows = sw > 0
         spread = spread[rows]
@@ -515,7 +525,7 @@ class TemperatureCalibrator(TransformerMixin, BaseEstimator):
 
     # -- validation helpers -------------------------------------------------
 
-    def _validate_scores(self, scores, y=None, reset=True):
+    def _validate_scores(self, scores, y=None, reset=True, ensure_all_finite=True):
         if not sp.issparse(scores) and not hasattr(scores, "columns"):
             arr = np.asarray(scores)
             if arr.ndim == 1 and arr.dtype.kind in "biuf":
@@ -526,7 +536,8 @@ class TemperatureCalibrator(TransformerMixin, BaseEstimator):
                         "data with array.reshape(1, -1) if it contains a single sample."
                     )
                 scores = arr.reshape(-1, 1)
-        kwargs = dict(dtype=[np.float64, np.float32], order="C", reset=reset)
+        kwargs = dict(dtype=[np.float64, np.float32], order="C", reset=reset,
+                      ensure_all_finite=ensure_all_finite)
         with np.errstate(over="ignore", invalid="ignore"):  # finiteness checks of huge scores
             if reset:
                 return validate_data(self, scores, y, y_numeric=False, **kwargs)
@@ -577,15 +588,21 @@ class TemperatureCalibrator(TransformerMixin, BaseEstimator):
             return classes, inverse.reshape(-1).astype(np.int32)
         return classes, column_index(classes, y)
 
-    def _fit_inputs(self, scores, y):
+    def _fit_inputs(self, scores, y, defer_finite=False):
         """``(S, kind, classes, y_enc)`` of ``fit``: the validated scores, how
         to read them, the label of each column and the encoded labels. Shared
-        by every calibrator (``skmax/_matrix_scaling.py``)."""
+        by every calibrator (``skmax/_matrix_scaling.py``).
+
+        ``defer_finite``: logits are not checked for infinite and NaN entries
+        here; the caller's first kernel pass over them must do it
+        (:func:`_spread_and_separable`). Scores read as probabilities are
+        checked here (detected ones are finite: each entry lies in [0, 1])."""
         if y is None:
             raise ValueError(
                 f"{self.__class__.__name__} requires y to be passed, but the target y is None."
             )
-        S, y = self._validate_scores(scores, y, reset=True)
+        defer = defer_finite and self.input in ("auto", "logits")
+        S, y = self._validate_scores(scores, y, reset=True, ensure_all_finite=not defer)
         y = column_or_1d(y, warn=True)
         if y.dtype.kind not in "iub":   # integer and bool labels are class labels
             check_classification_targets(y)
@@ -620,7 +637,8 @@ class TemperatureCalibrator(TransformerMixin, BaseEstimator):
         """
         if is_dask(scores) and y is not None:
             return fit_temperature_dask(self, scores, y, sample_weight)
-        S, kind, classes, y_enc = self._fit_inputs(scores, y)
+        # the finiteness of logits is checked by the spread pass below
+        S, kind, classes, y_enc = self._fit_inputs(scores, y, defer_finite=True)
         n = S.shape[0]
 
         sw = None
@@ -633,7 +651,9 @@ class TemperatureCalibrator(TransformerMixin, BaseEstimator):
         logits = _to_logits(S, kind, copy=False)  # read only below
         n_threads = n_threads_from_n_jobs(None)   # small inputs: fewer (SoftmaxLoss)
         # one pass for the scale and the separability test (scale-free)
-        spread, separable = _spread_and_separable(logits, y_enc, sw, n_threads)
+        spread, separable = _spread_and_separable(
+            logits, y_enc, sw, n_threads,
+            check_finite=type(self).__name__ if kind == "logits" else None)
         logits, scale, k = _rescale(logits, sw, n_threads, spread)
         fit = fit_temperature(logits, y_enc, sw, scale, n_threads, beta0=_unit_beta(k),
                               separable=separable)

@@ -241,7 +241,27 @@ static double skmax_sum_rest(double* e, int K, int skip) {
         return nan == 0; \
     }
 
+/* Spread max - min of a row, in double, and whether every entry is finite
+   (x - x is 0 for finite x): the temperature fit's scale, and its check of
+   the scores, in one vectorised pass (NaN entries may be skipped by the
+   min and max; the finiteness flag catches them). */
+#define SKMAX_ROW_RANGE(NAME, T) \
+    static double NAME(const T* a, int K, int* finite) { \
+        int k; \
+        T lo = a[0], hi = a[0], nan = 0; \
+        SKMAX_PRAGMA(omp simd reduction(min:lo) reduction(max:hi) reduction(+:nan)) \
+        for (k = 0; k < K; k++) { \
+            lo = a[k] < lo ? a[k] : lo; \
+            hi = a[k] > hi ? a[k] : hi; \
+            nan += a[k] - a[k]; \
+        } \
+        *finite = nan == 0; \
+        return (double) hi - (double) lo; \
+    }
+
 #define SKMAX_ROW_COPIES(SFX, ATTR) \
+    ATTR SKMAX_ROW_RANGE(skmax_row_range_f64_##SFX, double) \
+    ATTR SKMAX_ROW_RANGE(skmax_row_range_f32_##SFX, float) \
     ATTR SKMAX_ROW_FINITE(skmax_row_finite_f64_##SFX, double) \
     ATTR SKMAX_ROW_FINITE(skmax_row_finite_f32_##SFX, float) \
     ATTR SKMAX_ROW_ARGMAX(skmax_row_argmax_f64_##SFX, double) \
@@ -493,6 +513,12 @@ static int skmax_shift_exp_f32(const float* a, double* d, double* e, int K, doub
     if (skmax_has_avx2()) return skmax_shift_exp_f32_avx2v(a, d, e, K, inv_T, s_rest);
 #endif
     return skmax_shift_exp_f32_generic(a, d, e, K, inv_T, s_rest);
+}
+static inline double skmax_row_range_f64(const double* a, int K, int* finite) {
+    SKMAX_DISPATCH(skmax_row_range_f64, (a, K, finite))
+}
+static inline double skmax_row_range_f32(const float* a, int K, int* finite) {
+    SKMAX_DISPATCH(skmax_row_range_f32, (a, K, finite))
 }
 static inline int skmax_row_finite_f64(const double* a, int K) {
     SKMAX_DISPATCH(skmax_row_finite_f64, (a, K))

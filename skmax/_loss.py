@@ -110,7 +110,9 @@ class SoftmaxLoss:
         return _temperature_kernels.temperature_nll(scores, y, sample_weight, beta,
                                                     self._threads(scores))
 
-    def row_spread(self, scores, out, y=None, label_max=None):
-        """Fill ``out`` with ``max_k - min_k`` of each row of ``scores`` and,
-        with labels ``y``, ``label_max`` with whether each label is a row maximum."""
-        _temperature_kernels.row_spread(scores, out, self._threads(scores), y, label_max)
+    def row_spread(self, scores, out, y=None, label_max=None, finite=None):
+        """Fill ``out`` with ``max_k - min_k`` of each row of ``scores``; with
+        labels ``y``, ``label_max`` with whether each label is a row maximum;
+        ``finite`` (optional) with whether each row's entries are all finite."""
+        _temperature_kernels.row_spread(scores, out, self._threads(scores), y, label_max,
+                                        finite)

@@ -39,6 +39,8 @@ cdef extern from "_fast_exp.h":
                        double scale, double* loss) noexcept nogil
     int skmax_row_argmax_f64(const double* a, int K) noexcept nogil
     int skmax_row_finite_f64(const double* a, int K) noexcept nogil
+    double skmax_row_range_f64(const double* a, int K, int* finite) noexcept nogil
+    double skmax_row_range_f32(const float* a, int K, int* finite) noexcept nogil
     int skmax_row_finite_f32(const float* a, int K) noexcept nogil
     int skmax_row_argmax_f32(const float* a, int K) noexcept nogil
     int skmax_has_avx512() noexcept nogil
@@ -231,3 +233,16 @@ cdef inline char* _scratch(int n_threads, size_t stride) except NULL:
     if mem == NULL:
         raise MemoryError("no memory for the kernel's scratch buffers")
     return mem
+
+
+cdef inline double _row_range(
+    const floating* a,  # IN: K raw scores
+    int K,
+    int* finite,        # OUT: 1 if every entry is finite, else 0
+) noexcept nogil:
+    """``max_k a_k - min_k a_k`` in double (may be +inf for float64 extremes)
+    and the row's finiteness, one vectorised pass (``_fast_exp.h``)."""
+    if floating is float:
+        return skmax_row_range_f32(a, K, finite)
+    else:
+        return skmax_row_range_f64(a, K, finite)

@@ -33,7 +33,9 @@ from cython.parallel cimport parallel, prange, threadid
 from libc.math cimport log1p
 from libc.stdlib cimport free
 
-from ._row_kernels cimport _cache_lines, _row_shift_exp, _scratch, floating, skmax_has_avx2
+from ._row_kernels cimport (
+    _cache_lines, _row_range, _row_shift_exp, _scratch, floating, skmax_has_avx2,
+)
 
 skmax_has_avx2()   # pick the exp copy once, at import, before any threaded call
 
@@ -64,20 +66,6 @@ cdef inline double _row_temperature_nll(
     return log1p(s_rest) - d[y]
 
 
-cdef inline double _row_spread(
-    const floating* a,  # IN: K raw scores
-    int K,
-) noexcept nogil:
-    """max_k a_k - min_k a_k, in double (may be +inf for float64 extremes)."""
-    cdef int k
-    cdef double lo = a[0], hi = a[0], v
-    for k in range(1, K):
-        v = a[k]
-        if v < lo:
-            lo = v
-        elif v > hi:
-            hi = v
-    return hi - lo
 
 
 cdef inline unsigned char _row_label_is_max(
@@ -143,21 +131,32 @@ def row_spread(
     int n_threads=1,
     const int[::1] y=None,           # IN (optional): encoded labels 0..K-1
     unsigned char[::1] label_max=None,  # OUT (with y): 1 where a_iy is a row maximum
+    unsigned char[::1] finite=None,  # OUT (optional): 1 where every entry of the row is finite
 ):
     """Per-row spread ``max_k a_ik - min_k a_ik`` (the scale of the scores)
     and, with ``y``, whether each row's label holds its largest score (the
-    separability test), in the same pass."""
+    separability test), and with ``finite`` whether the row's entries are
+    all finite (the fit's check of its input), in the same pass."""
     cdef Py_ssize_t i, n = scores.shape[0]
     cdef int K = <int> scores.shape[1]
+    cdef int row_finite
     cdef bint with_labels = y is not None
+    cdef bint with_finite = finite is not None
     if out.shape[0] != n:
         raise ValueError("out must have one entry per row of scores")
     if with_labels and (label_max is None or y.shape[0] != n or label_max.shape[0] != n):
         raise ValueError("y and label_max must have one entry per row of scores")
+    if with_finite and finite.shape[0] != n:
+        raise ValueError("finite must have one entry per row of scores")
     if K == 0:
+        if with_finite:
+            finite[:] = 1
         return
     with nogil:
         for i in prange(n, schedule="static", num_threads=n_threads):
-            out[i] = _row_spread(&scores[i, 0], K)
+            row_finite = 1
+            out[i] = _row_range(&scores[i, 0], K, &row_finite)
+            if with_finite:
+                finite[i] = row_finite
             if with_labels:
                 label_max[i] = _row_label_is_max(&scores[i, 0], K, y[i])

@@ -151,6 +151,28 @@ def test_separable_constant_single_row():
     assert cal.temperature_ == pytest.approx(spread * 1e6, rel=1e-9)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("value, message", [(np.nan, "NaN"), (np.inf, "infinity"),
+                                            (-np.inf, "infinity")])
+@pytest.mark.parametrize("row", [0, 57, -1])
+@pytest.mark.parametrize("input", ["auto", "logits", "probabilities"])
+def test_non_finite_scores_raise_scikit_learn_error(dtype, value, message, row, input):
+    # logits are checked by the fit's first kernel pass, not by the input
+    # validation; the error is the same, whatever the row and its weight
+    L, y = make_scores(100, 3)
+    scores = softmax(L) if input == "probabilities" else L
+    fitted = TemperatureCalibrator(input=input).fit(scores.astype(dtype), y)
+    before = fitted.temperature_
+    bad = scores.astype(dtype)
+    bad[row, 1] = value
+    sw = np.ones(100)
+    sw[row] = 0.0
+    with pytest.raises(ValueError, match=f"Input X contains {message}"):
+        fitted.fit(bad, y, sample_weight=sw)
+    assert fitted.temperature_ == before        # the failed fit changed nothing
+    assert not np.isfinite(bad[row, 1])         # nor the input
+
+
 def test_bad_inputs():
     L, y = make_scores(100, 3)
     with pytest.raises(ValueError, match="NaN"):

@@ -343,6 +343,13 @@ def test_row_spread_matches_numpy(dtype, n_threads):
     want = a[np.arange(50), y] >= a.max(axis=1)
     np.testing.assert_array_equal(label_max.astype(bool), want)
     assert 0 < want.sum() < 50
+    # and whether each row is finite (NaN may hide from the min and max)
+    finite = np.empty(50, dtype=np.uint8)
+    a[[0, 17, 49], [2, 0, 5]] = [np.nan, np.inf, -np.inf]
+    _temperature_kernels.row_spread(a, out, n_threads, None, None, finite)
+    np.testing.assert_array_equal(finite.astype(bool), np.isfinite(a).all(axis=1))
+    np.testing.assert_array_equal(out[finite == 1],
+                                  np.ptp(a[finite == 1].astype(np.float64), axis=1))
 
 
 def _block_problem(dtype, seed=8):
