@@ -93,10 +93,9 @@ from libc.string cimport memset
 
 from ._blas cimport gemm
 from ._row_kernels cimport (
-    LossParams, SKMAX_HAS_OPENMP, SKMAX_MAX_THREADS, _cache_lines, _row_hessp,
+    LossParams, SKMAX_HAS_OPENMP, SKMAX_MAX_THREADS, _cache_lines, _row_finite, _row_hessp,
     _row_loss_grad, _row_softmax, _scratch, floating, skmax_has_avx2, skmax_has_avx512,
-    skmax_row_argmax_f32, skmax_row_argmax_f64, skmax_row_finite_f32, skmax_row_finite_f64,
-    skmax_softmax_f32,
+    skmax_row_argmax_f32, skmax_row_argmax_f64, skmax_softmax_f32,
 )
 
 import numpy as np
@@ -242,6 +241,7 @@ cdef struct SweepConfig:
     int block_rows      # rows per BLAS block
     bint hessian        # False: loss and gradient; True: Hessian product
     LossParams loss
+    unsigned char* x_bad    # OUT (or NULL): 1 where a row of X is not all finite
 
 
 cdef double _sweep_chunk(
@@ -304,6 +304,10 @@ cdef double _sweep_chunk(
             for i in range(m):
                 for k in range(K):
                     acc_b[k] += L[i * K + k]
+        if cfg.x_bad != NULL and d > 0:
+            # the fit's check of its input, while the block is in cache
+            for i in range(m):
+                cfg.x_bad[start + i] = not _row_finite(Xb + i * d, d)
         start += m
     return value
 
@@ -326,6 +330,7 @@ def dense_sweep(
     double eps=0.0,
     double gamma=0.0,
     int n_threads=1,
+    unsigned char[::1] x_bad=None,     # OUT (optional): 1 where a row of X is not all finite
 ):
     """One pass over dense ``X``, chunk by chunk, block by block.
 
@@ -337,7 +342,9 @@ def dense_sweep(
     G.T @ X`` (``G`` the weighted logit gradients of chunk ``c``) and ``acc_b[c] =
     G.sum(0)``; ``proba`` receives ``p``. Hessian (``hessian=True``): ``W, b`` is the
     direction ``(V, c)``, ``proba`` the probabilities at the current point, and
-    ``G`` the weighted Hessian product over the logits; returns 0.
+    ``G`` the weighted Hessian product over the logits; returns 0. With
+    ``x_bad``, each row of ``X`` is checked for infinite and NaN entries while
+    its block is in cache (a fit's first evaluation: ``_objective.py``, note 8).
     """
     cdef Py_ssize_t n = X.shape[0], n_chunks = bounds.shape[0] - 1
     cdef int d = <int> X.shape[1], K = <int> acc_W.shape[1], c
@@ -351,7 +358,12 @@ def dense_sweep(
     cdef int[::1] ok = np.zeros(max(n_chunks, 1), dtype=np.intc)
     cdef SweepConfig cfg = SweepConfig(
         d=d, K=K, block_rows=block_rows, hessian=hessian,
-        loss=LossParams(inv_T=inv_T, eps=eps, gamma=gamma))
+        loss=LossParams(inv_T=inv_T, eps=eps, gamma=gamma), x_bad=NULL)
+    if x_bad is not None:
+        if x_bad.shape[0] != n:
+            raise ValueError("x_bad must have one entry per row of X")
+        if n > 0:
+            cfg.x_bad = &x_bad[0]
     if acc_W.shape[0] != n_chunks or acc_W.shape[2] != d or (W is not None and (
             W.shape[0] != K or W.shape[1] != d)):
         raise ValueError("acc_W must be (n_chunks, K, d) and W (K, d)")
@@ -413,14 +425,6 @@ cdef inline int _row_argmax(const floating* a, int K) noexcept nogil:
         return skmax_row_argmax_f32(a, K)
     else:
         return skmax_row_argmax_f64(a, K)
-
-
-cdef inline bint _row_finite(const floating* a, int d) noexcept nogil:
-    """Whether every entry of a row is finite (dispatched SIMD, ``_fast_exp.h``)."""
-    if floating is float:
-        return skmax_row_finite_f32(a, d)
-    else:
-        return skmax_row_finite_f64(a, d)
 
 
 cdef inline void _predict_rows(

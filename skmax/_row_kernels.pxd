@@ -246,3 +246,11 @@ cdef inline double _row_range(
         return skmax_row_range_f32(a, K, finite)
     else:
         return skmax_row_range_f64(a, K, finite)
+
+
+cdef inline bint _row_finite(const floating* a, int d) noexcept nogil:
+    """Whether every entry of a row is finite (dispatched SIMD, ``_fast_exp.h``)."""
+    if floating is float:
+        return skmax_row_finite_f32(a, d)
+    else:
+        return skmax_row_finite_f64(a, d)

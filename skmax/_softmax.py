@@ -410,7 +410,8 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
                 "n_sampled=None for the full-batch solvers."
             )
 
-    def _validate_fit_data(self, X, y, sample_weight, classes=None, reset=True):
+    def _validate_fit_data(self, X, y, sample_weight, classes=None, reset=True,
+                           defer_finite=False):
         """Validated ``X``, the classes, encoded ``y`` (int32 labels, or float64
         target distributions for soft targets), ``s_i`` (sample times class
         weights), the sample weights alone (float64) and the ``C`` that goes
@@ -420,11 +421,15 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         targets: ``0 .. K-1``) and the feature checks reset; else
         (:meth:`partial_fit`) ``y`` must lie in the given classes. ``reset``:
         forget the features seen so far. A soft target row's class weight is
-        its expected class weight ``t_i @ class_weight``."""
+        its expected class weight ``t_i @ class_weight``. ``defer_finite``:
+        dense ``X`` is not checked for infinite and NaN entries here; the
+        caller's objective must be built with ``check_x`` (``_objective.py``,
+        note 8)."""
+        finite = not defer_finite or sp.issparse(X)
         if _is_soft(y):
-            X, classes, y_enc = self._validate_soft_targets(X, y, classes, reset)
+            X, classes, y_enc = self._validate_soft_targets(X, y, classes, reset, finite)
         else:
-            X, classes, y_enc = self._validate_labels(X, y, classes, reset)
+            X, classes, y_enc = self._validate_labels(X, y, classes, reset, finite)
         data_sw, C = _rescaled_weights(
             _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True),
             self._penalty_strength()[0])
@@ -437,11 +442,11 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError("The sample weights (times class weights) sum to zero.")
         return X, classes, y_enc, sw, data_sw, C
 
-    def _validate_labels(self, X, y, classes, reset):
+    def _validate_labels(self, X, y, classes, reset, ensure_all_finite=True):
         """``X``, the classes and ``y`` encoded as int32 indices into them."""
         X, y = validate_data(
             self, X, y, accept_sparse=["csr", "csc"], dtype=[np.float64, np.float32],
-            order="C", reset=reset,
+            order="C", reset=reset, ensure_all_finite=ensure_all_finite,
         )
         check_classification_targets(y)
         if classes is None:
@@ -461,7 +466,7 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
             y_enc = np.searchsorted(classes, y)
         return X, classes, y_enc.astype(np.int32, copy=False)
 
-    def _validate_soft_targets(self, X, Y, classes, reset):
+    def _validate_soft_targets(self, X, Y, classes, reset, ensure_all_finite=True):
         """``X``, the classes and soft targets ``Y`` (n, K) as float64 rows of
         class probabilities."""
         if self.n_sampled is not None or (self.early_stopping and classes is None
@@ -470,6 +475,7 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         X, Y = validate_data(
             self, X, Y, accept_sparse=["csr", "csc"], dtype=[np.float64, np.float32],
             order="C", reset=reset, multi_output=True, y_numeric=True,
+            ensure_all_finite=ensure_all_finite,
         )
         Y = np.ascontiguousarray(Y, dtype=np.float64)   # a copy when Y is float32
         K = Y.shape[1]
@@ -575,28 +581,36 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
 
     def _fit_in_memory(self, X, y, sample_weight):
         """The fitted attributes of a fit on in-memory data."""
-        X, classes, y_enc, sw, data_sw, C = self._validate_fit_data(X, y, sample_weight)
+        full_batch = self.solver not in STOCHASTIC_SOLVERS
+        # a full-batch fit checks dense X in its first evaluation (one pass less)
+        X, classes, y_enc, sw, data_sw, C = self._validate_fit_data(
+            X, y, sample_weight, defer_finite=full_batch)
         warm = self._warm(classes)
-        if self.solver in STOCHASTIC_SOLVERS:
+        if not full_batch:
             return self._fit_stochastic(X, y_enc, sw, data_sw, C, classes, warm)
         return self._fit_full_batch(X, y_enc, sw, C, classes, warm)
 
     def _fit_full_batch(self, X, y, sw, C, classes, warm):
         """Minimise the objective with ``FULL_BATCH_SOLVERS[self.solver]`` (OWL-QN
-        for an L1 part); returns the fitted attributes."""
+        for an L1 part); returns the fitted attributes. ``X`` is checked for
+        infinite and NaN entries by the objective (``_objective.py``, note 8)."""
         coef0 = self._initial_coef(len(classes), X.shape[1], warm)
-        objective = self._full_batch_objective(X, y, sw, C, len(classes))
+        objective = self._full_batch_objective(X, y, sw, C, len(classes), check_x=True)
         with objective:
             coef, n_iter = self._solve(objective, coef0)
+        objective.check_x()     # a fit without evaluations (max_iter=0)
         return {"classes_": classes, **self._solution_attributes(objective, coef, n_iter)}
 
-    def _full_batch_objective(self, X, y, sw, C, n_rows):
+    def _full_batch_objective(self, X, y, sw, C, n_rows, check_x=False):
         """The :class:`SoftmaxObjective` of encoded ``y`` at penalty ``C`` (the
-        one :meth:`_validate_fit_data` returns)."""
+        one :meth:`_validate_fit_data` returns); ``check_x``: the objective
+        checks ``X`` for infinite and NaN entries (validated with
+        ``defer_finite``)."""
         return SoftmaxObjective(
             X, y, sw, n_rows, self._training_loss(1), C=C,
             l1_ratio=self._penalty_strength()[1], fit_intercept=self.fit_intercept,
             n_threads=n_threads_from_n_jobs(self.n_jobs), low_memory=self.low_memory,
+            check_x=type(self).__name__ if check_x else None,
         )
 
     def _solve(self, objective, coef0):

@@ -292,8 +292,9 @@ def _fit_path(estimator, X, y, sample_weight, train, test, Cs, l1_ratio, scorer)
     (module note 1); returns the test scores, iterations and coefficient rows."""
     estimator = clone(estimator).set_params(C=Cs[0], l1_ratio=l1_ratio)
     sw_train = None if sample_weight is None else sample_weight[train]
+    # X was validated, finiteness included, by SoftmaxClassifierCV.fit
     X_train, classes, y_enc, sw, _, C_first = estimator._validate_fit_data(
-        X[train], y[train], sw_train)
+        X[train], y[train], sw_train, defer_finite=True)
     # the weights' power-of-two rescaling (_rescaled_weights) scales every C alike
     C_scale = C_first / Cs[0]
     objective = estimator._full_batch_objective(X_train, y_enc, sw, C_first, len(classes))

@@ -231,6 +231,37 @@ def test_focal_with_newton_names_lbfgs(data):
         SoftmaxClassifier(solver="newton-cg", focal_gamma=1.0).fit(X, y)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("value, message", [(np.nan, "NaN"), (np.inf, "infinity"),
+                                            (-np.inf, "infinity")])
+@pytest.mark.parametrize("row", [0, 101, -1])
+@pytest.mark.parametrize("params", [
+    dict(), dict(solver="newton-cg"), dict(penalty="l1", C=0.5), dict(max_iter=0),
+    dict(n_jobs=1), dict(warm_start=True), dict(soft=True), dict(low_memory=True),
+])
+def test_full_batch_fit_checks_x_in_its_first_evaluation(dtype, value, message, row, params):
+    # dense X reaches the full-batch solvers unchecked by the input validation;
+    # the objective's first sweep (or check_x, without evaluations) raises
+    # scikit-learn's own error for any row, with the column compaction too
+    params = dict(params)
+    soft = params.pop("soft", False)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 12)).astype(dtype)
+    X[:, 8:] = 0.0                                  # a third of the columns: compacted
+    y = rng.integers(0, 3, 300)
+    target = np.eye(3)[y] if soft else y
+    clf = SoftmaxClassifier(**params).fit(X, target)
+    state = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in vars(clf).items()}
+    for column in (2, 10):                          # a used column, a zero one
+        bad = X.copy()
+        bad[row, column] = value
+        with pytest.raises(ValueError, match=f"Input X contains {message}"):
+            clf.fit(bad, target)
+        assert not np.isfinite(bad[row, column])    # the input is not modified
+    for k, v in state.items():                      # the fitted model is untouched
+        np.testing.assert_array_equal(getattr(clf, k), v)
+
+
 def test_bad_input_errors_and_changes_nothing(data):
     X, y = data
     clf = SoftmaxClassifier().fit(X, y)
