@@ -298,71 +298,53 @@ SKMAX_ROW_COPIES(avx2, __attribute__((target("avx2,fma"))))
       portable copy does. */
 #include <immintrin.h>
 
-#define SKMAX_EXP_COEFS(SET) \
-    const SKMAX_VD c12 = SET(1.0 / 479001600.0), c11 = SET(1.0 / 39916800.0), \
-        c10 = SET(1.0 / 3628800.0), c9 = SET(1.0 / 362880.0), c8 = SET(1.0 / 40320.0), \
-        c7 = SET(1.0 / 5040.0), c6 = SET(1.0 / 720.0), c5 = SET(1.0 / 120.0), \
-        c4 = SET(1.0 / 24.0), c3 = SET(1.0 / 6.0), c2 = SET(0.5), c1 = SET(1.0);
+/* skmax_exp_nonpos on a vector of doubles, one body for both widths (V the
+   vector type, P the intrinsics' prefix, SI their integer-vector suffix);
+   the scale 2^n is split as 2^max(n, -1022) times 2^(n - max(n, -1022)), so
+   results underflow gracefully to 0, without the arithmetic shift of int64
+   lanes that AVX2 lacks. */
+#define SKMAX_EXP_NONPOS_VEC(NAME, ATTR, V, VI, P, SI, SET64, MAX64) \
+    ATTR static inline V NAME(V x) { \
+        const V shifter = P##_set1_pd(6755399441055744.0); \
+        const VI lo = SET64(-1022), bias = SET64(1023); \
+        V t, r, p, s1, s2; \
+        VI n, n1; \
+        x = P##_min_pd(P##_max_pd(x, P##_set1_pd(-1100.0)), P##_setzero_pd()); \
+        t = P##_fmadd_pd(x, P##_set1_pd(1.4426950408889634), shifter); \
+        n = P##_sub_epi64(P##_castpd_##SI(t), SET64(0x4338000000000000LL)); \
+        t = P##_sub_pd(t, shifter); \
+        r = P##_fnmadd_pd(t, P##_set1_pd(6.93147180369123816490e-01), x); \
+        r = P##_fnmadd_pd(t, P##_set1_pd(1.90821492927058770002e-10), r); \
+        p = P##_fmadd_pd(P##_set1_pd(1.0 / 479001600.0), r, P##_set1_pd(1.0 / 39916800.0)); \
+        p = P##_fmadd_pd(p, r, P##_set1_pd(1.0 / 3628800.0)); \
+        p = P##_fmadd_pd(p, r, P##_set1_pd(1.0 / 362880.0)); \
+        p = P##_fmadd_pd(p, r, P##_set1_pd(1.0 / 40320.0)); \
+        p = P##_fmadd_pd(p, r, P##_set1_pd(1.0 / 5040.0)); \
+        p = P##_fmadd_pd(p, r, P##_set1_pd(1.0 / 720.0)); \
+        p = P##_fmadd_pd(p, r, P##_set1_pd(1.0 / 120.0)); \
+        p = P##_fmadd_pd(p, r, P##_set1_pd(1.0 / 24.0)); \
+        p = P##_fmadd_pd(p, r, P##_set1_pd(1.0 / 6.0)); \
+        p = P##_fmadd_pd(p, r, P##_set1_pd(0.5)); \
+        p = P##_fmadd_pd(p, r, P##_set1_pd(1.0)); \
+        p = P##_fmadd_pd(p, r, P##_set1_pd(1.0)); \
+        n1 = MAX64(n, lo); \
+        s1 = P##_cast##SI##_pd(P##_slli_epi64(P##_add_epi64(n1, bias), 52)); \
+        s2 = P##_cast##SI##_pd(P##_slli_epi64(P##_add_epi64(P##_sub_epi64(n, n1), bias), 52)); \
+        return P##_mul_pd(P##_mul_pd(p, s1), s2); \
+    }
 
-/* skmax_exp_nonpos on 4 doubles; the scale 2^n is split as 2^max(n, -1022)
-   times 2^(n - max(n, -1022)), so results underflow gracefully to 0. */
-#define SKMAX_VD __m256d
-__attribute__((target("avx2,fma")))
-static inline __m256d skmax_exp4_nonpos(__m256d x) {
-    const __m256d shifter = _mm256_set1_pd(6755399441055744.0);
-    const __m256i lo = _mm256_set1_epi64x(-1022), bias = _mm256_set1_epi64x(1023);
-    __m256d t, r, p, s1, s2;
-    __m256i n, n1;
-    SKMAX_EXP_COEFS(_mm256_set1_pd)
-    x = _mm256_min_pd(_mm256_max_pd(x, _mm256_set1_pd(-1100.0)), _mm256_setzero_pd());
-    t = _mm256_fmadd_pd(x, _mm256_set1_pd(1.4426950408889634), shifter);
-    n = _mm256_sub_epi64(_mm256_castpd_si256(t), _mm256_set1_epi64x(0x4338000000000000LL));
-    t = _mm256_sub_pd(t, shifter);
-    r = _mm256_fnmadd_pd(t, _mm256_set1_pd(6.93147180369123816490e-01), x);
-    r = _mm256_fnmadd_pd(t, _mm256_set1_pd(1.90821492927058770002e-10), r);
-    p = _mm256_fmadd_pd(c12, r, c11);
-    p = _mm256_fmadd_pd(p, r, c10); p = _mm256_fmadd_pd(p, r, c9);
-    p = _mm256_fmadd_pd(p, r, c8); p = _mm256_fmadd_pd(p, r, c7);
-    p = _mm256_fmadd_pd(p, r, c6); p = _mm256_fmadd_pd(p, r, c5);
-    p = _mm256_fmadd_pd(p, r, c4); p = _mm256_fmadd_pd(p, r, c3);
-    p = _mm256_fmadd_pd(p, r, c2); p = _mm256_fmadd_pd(p, r, c1);
-    p = _mm256_fmadd_pd(p, r, c1);
-    n1 = _mm256_blendv_epi8(n, lo, _mm256_cmpgt_epi64(lo, n));
-    s1 = _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_add_epi64(n1, bias), 52));
-    s2 = _mm256_castsi256_pd(_mm256_slli_epi64(
-        _mm256_add_epi64(_mm256_sub_epi64(n, n1), bias), 52));
-    return _mm256_mul_pd(_mm256_mul_pd(p, s1), s2);
-}
-#undef SKMAX_VD
+#define SKMAX_ATTR_AVX2 __attribute__((target("avx2,fma")))
+#define SKMAX_ATTR_AVX512 __attribute__((target("avx512f,avx512dq,avx512vl,avx512bw,avx2,fma")))
 
-#define SKMAX_VD __m512d
-__attribute__((target("avx512f,avx512dq,avx512vl,avx512bw,avx2,fma")))
-static inline __m512d skmax_exp8_nonpos(__m512d x) {
-    const __m512d shifter = _mm512_set1_pd(6755399441055744.0);
-    const __m512i lo = _mm512_set1_epi64(-1022), bias = _mm512_set1_epi64(1023);
-    __m512d t, r, p, s1, s2;
-    __m512i n, n1;
-    SKMAX_EXP_COEFS(_mm512_set1_pd)
-    x = _mm512_min_pd(_mm512_max_pd(x, _mm512_set1_pd(-1100.0)), _mm512_setzero_pd());
-    t = _mm512_fmadd_pd(x, _mm512_set1_pd(1.4426950408889634), shifter);
-    n = _mm512_sub_epi64(_mm512_castpd_si512(t), _mm512_set1_epi64(0x4338000000000000LL));
-    t = _mm512_sub_pd(t, shifter);
-    r = _mm512_fnmadd_pd(t, _mm512_set1_pd(6.93147180369123816490e-01), x);
-    r = _mm512_fnmadd_pd(t, _mm512_set1_pd(1.90821492927058770002e-10), r);
-    p = _mm512_fmadd_pd(c12, r, c11);
-    p = _mm512_fmadd_pd(p, r, c10); p = _mm512_fmadd_pd(p, r, c9);
-    p = _mm512_fmadd_pd(p, r, c8); p = _mm512_fmadd_pd(p, r, c7);
-    p = _mm512_fmadd_pd(p, r, c6); p = _mm512_fmadd_pd(p, r, c5);
-    p = _mm512_fmadd_pd(p, r, c4); p = _mm512_fmadd_pd(p, r, c3);
-    p = _mm512_fmadd_pd(p, r, c2); p = _mm512_fmadd_pd(p, r, c1);
-    p = _mm512_fmadd_pd(p, r, c1);
-    n1 = _mm512_max_epi64(n, lo);
-    s1 = _mm512_castsi512_pd(_mm512_slli_epi64(_mm512_add_epi64(n1, bias), 52));
-    s2 = _mm512_castsi512_pd(_mm512_slli_epi64(
-        _mm512_add_epi64(_mm512_sub_epi64(n, n1), bias), 52));
-    return _mm512_mul_pd(_mm512_mul_pd(p, s1), s2);
+/* max of int64 lanes: AVX2 has no vpmaxsq */
+SKMAX_ATTR_AVX2 static inline __m256i skmax_max_epi64_avx2(__m256i a, __m256i b) {
+    return _mm256_blendv_epi8(a, b, _mm256_cmpgt_epi64(b, a));
 }
-#undef SKMAX_VD
+
+SKMAX_EXP_NONPOS_VEC(skmax_exp4_nonpos, SKMAX_ATTR_AVX2, __m256d, __m256i, _mm256, si256,
+                     _mm256_set1_epi64x, skmax_max_epi64_avx2)
+SKMAX_EXP_NONPOS_VEC(skmax_exp8_nonpos, SKMAX_ATTR_AVX512, __m512d, __m512i, _mm512, si512,
+                     _mm512_set1_epi64, _mm512_max_epi64)
 
 /* Loads of 4 (AVX2) or 8 (AVX-512) entries of a double or float row as
    doubles; the _TAIL forms read only the first m (masked) and give 0 beyond. */
