@@ -448,7 +448,8 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
             self, X, y, accept_sparse=["csr", "csc"], dtype=[np.float64, np.float32],
             order="C", reset=reset, ensure_all_finite=ensure_all_finite,
         )
-        check_classification_targets(y)
+        if y.dtype.kind not in "iub":   # 1-D integer and bool labels are class labels
+            check_classification_targets(y)
         if classes is None:
             classes, y_enc = np.unique(y, return_inverse=True)
             if classes.shape[0] < 2:
