@@ -148,6 +148,24 @@ static double skmax_sum_rest(double* e, int K, int skip) {
     return (a0 + a1) + (a2 + a3);
 }
 
+/* The two closing terms of a cross-entropy row (focal exponent 0, hard
+   label y, smoothed target q = (1 - eps) onehot(y) + off, off = eps / K),
+   shared by the double row (_row_kernels.pxd) and the float32 rows below.
+   The label's gradient entry p_y - q_y takes p_y - 1 of a maximal label
+   (d_y == 0) as -rest / s: 1 / s - 1 would cancel away its precision
+   (note 3); otherwise p_y = e_y / s. The loss is
+   log(s) - (1 - eps) d_y - off sum_k d_k (the last term only with
+   smoothing: sum_k d_k may be -inf when a logit is). */
+static inline double skmax_xent_label_grad(double rest, double inv_s, double dy, double e_y,
+                                           double eps, double off) {
+    return (dy == 0.0 ? -rest * inv_s : e_y * inv_s - 1.0) + eps - off;
+}
+
+static inline double skmax_xent_loss(double log_s, double dy, double dsum, double eps,
+                                     double off) {
+    return log_s - (1.0 - eps) * dy - (eps != 0.0 ? off * dsum : 0.0);
+}
+
 /* The head of every row function in one pass per step, vectorised whole:
    the row max, then d = (a - max) / T (clipped to >= -DBL_MAX), e = exp(d)
    and the sum of e over all entries but the first maximal one (note 3).
@@ -474,9 +492,7 @@ SKMAX_SHIFT_EXP_AVX512(skmax_shift_exp_f32_avx512, float)
 
 /* Rows of at least this many logits take the AVX-512 row head where the CPU
    has it; shorter rows the AVX2 one (note 5). */
-#ifndef SKMAX_AVX512_HEAD_MIN_K
 #define SKMAX_AVX512_HEAD_MIN_K 8
-#endif
 
 static int skmax_shift_exp_f64(const double* a, double* d, double* e, int K, double inv_T,
                                double* s_rest) {
@@ -619,8 +635,8 @@ static inline float skmax_expf_nonpos(float x) {
    a (K float logits) -> scale * (p - q) in place, p into out_p when given,
    with q = (1 - eps) onehot(y) + eps / K; *loss receives the row's
    unweighted loss. The shift, exp and stores run in float (note 5); the
-   sums, the log and the label's entry in double, the label's entry from the
-   rest of the sum when it is maximal (so 1 - p keeps its precision, note 3).
+   sums, the log and the label's entry in double (skmax_xent_label_grad,
+   skmax_xent_loss: the double row's own closing terms).
    Returns 0 and leaves the row untouched when it is not one this path takes
    (note 6): the caller then runs the double row. */
 #define SKMAX_XENT_F32(NAME) \
@@ -628,7 +644,7 @@ static inline float skmax_expf_nonpos(float x) {
                     double scale, double* loss) { \
         int k, nmax = 0; \
         float amax = a[0], amin = a[0], finite = 0.0f, fT = (float) inv_T, fmul, foff; \
-        double rest = 0.0, dsum = 0.0, off = eps / K, dy, ey, log_s, inv_s; \
+        double rest = 0.0, dsum = 0.0, off = eps / K, dy, ey, inv_s; \
         SKMAX_PRAGMA(omp simd reduction(max:amax) reduction(min:amin) reduction(+:finite)) \
         for (k = 0; k < K; k++) { \
             amax = a[k] > amax ? a[k] : amax; \
@@ -648,21 +664,19 @@ static inline float skmax_expf_nonpos(float x) {
             a[k] = ek; \
         } \
         rest += (double) (nmax - 1); \
-        log_s = log1p(rest); \
         inv_s = 1.0 / (1.0 + rest); \
-        ey = dy == 0.0 ? 1.0 - rest * inv_s : (double) a[y] * inv_s; \
-        *loss = log_s - (1.0 - eps) * dy - (eps != 0.0 ? off * dsum : 0.0); \
+        ey = (double) a[y]; \
+        *loss = skmax_xent_loss(log1p(rest), dy, dsum, eps, off); \
         if (out_p != NULL) { \
             float finv_s = (float) inv_s; \
             SKMAX_PRAGMA(omp simd) \
             for (k = 0; k < K; k++) out_p[k] = a[k] * finv_s; \
-            out_p[y] = (float) ey; \
         } \
         fmul = (float) (scale * inv_s); \
         foff = (float) (scale * off); \
         SKMAX_PRAGMA(omp simd) \
         for (k = 0; k < K; k++) a[k] = a[k] * fmul - foff; \
-        a[y] = (float) (scale * ((dy == 0.0 ? -rest * inv_s : ey - 1.0) + eps - off)); \
+        a[y] = (float) (scale * skmax_xent_label_grad(rest, inv_s, dy, ey, eps, off)); \
         return 1; \
     }
 
@@ -784,8 +798,8 @@ static int skmax_xent_f32_avx512v(float* a, float* out_p, int K, int y, double i
     rest = _mm512_reduce_add_pd(_mm512_add_pd(rest_lo, rest_hi)) + (double) (nmax - 1);
     dsum = _mm512_reduce_add_pd(_mm512_add_pd(dsum_lo, dsum_hi));
     inv_s = 1.0 / (1.0 + rest);
-    ey = dy == 0.0 ? 1.0 - rest * inv_s : (double) a[y] * inv_s;
-    *loss = log1p(rest) - (1.0 - eps) * dy - (eps != 0.0 ? off * dsum : 0.0);
+    ey = (double) a[y];
+    *loss = skmax_xent_loss(log1p(rest), dy, dsum, eps, off);
     if (out_p != NULL) {
         vmul = _mm512_set1_ps((float) inv_s);
         for (k = 0; k + 16 <= K; k += 16)
@@ -793,7 +807,6 @@ static int skmax_xent_f32_avx512v(float* a, float* out_p, int K, int y, double i
         if (mask)
             _mm512_mask_storeu_ps(out_p + k, mask,
                                   _mm512_mul_ps(_mm512_maskz_loadu_ps(mask, a + k), vmul));
-        out_p[y] = (float) ey;
     }
     vmul = _mm512_set1_ps((float) (scale * inv_s));
     voff = _mm512_set1_ps((float) (scale * off));
@@ -802,8 +815,7 @@ static int skmax_xent_f32_avx512v(float* a, float* out_p, int K, int y, double i
     if (mask)
         _mm512_mask_storeu_ps(a + k, mask,
                               _mm512_fmsub_ps(_mm512_maskz_loadu_ps(mask, a + k), vmul, voff));
-    /* p_y - 1 of a maximal label is -rest / s, without the cancellation */
-    a[y] = (float) (scale * ((dy == 0.0 ? -rest * inv_s : ey - 1.0) + eps - off));
+    a[y] = (float) (scale * skmax_xent_label_grad(rest, inv_s, dy, ey, eps, off));
     return 1;
 }
 #endif

@@ -37,6 +37,10 @@ cdef extern from "_fast_exp.h":
     int skmax_softmax_f32(float* a, int K, double inv_T, int take_log) noexcept nogil
     int skmax_xent_f32(float* a, float* out_p, int K, int y, double inv_T, double eps,
                        double scale, double* loss) noexcept nogil
+    double skmax_xent_label_grad(double rest, double inv_s, double dy, double e_y,
+                                 double eps, double off) noexcept nogil
+    double skmax_xent_loss(double log_s, double dy, double dsum, double eps,
+                           double off) noexcept nogil
     int skmax_row_argmax_f64(const double* a, int K) noexcept nogil
     int skmax_row_finite_f64(const double* a, int K) noexcept nogil
     double skmax_row_range_f64(const double* a, int K, int* finite) noexcept nogil
@@ -150,12 +154,9 @@ cdef inline double _row_loss_grad(
                 tsum = tsum + t[k] * d[k]
                 a[k] = <floating> (scale * (e[k] * inv_s - off - (1.0 - eps) * t[k]))
             return log_s - (1.0 - eps) * tsum - off * dsum
-        loss = log_s - (1.0 - eps) * d[y] - off * dsum
         _row_scale_store(e, a, K, inv_s, off, scale)
-        # p_y - 1 of a maximal label is -s_rest / s, without the cancellation
-        pk = -s_rest * inv_s if d[y] == 0.0 else e[y] * inv_s - 1.0
-        a[y] = <floating> (scale * (pk + eps - off))
-        return loss
+        a[y] = <floating> (scale * skmax_xent_label_grad(s_rest, inv_s, d[y], e[y], eps, off))
+        return skmax_xent_loss(log_s, d[y], dsum, eps, off)
     # focal term: u_k = q_k (1 - p_k)^gamma (1 - gamma p_k log(p_k) / (1 - p_k))
     loss = 0.0
     for k in range(K):

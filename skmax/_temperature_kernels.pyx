@@ -66,8 +66,6 @@ cdef inline double _row_temperature_nll(
     return log1p(s_rest) - d[y]
 
 
-
-
 cdef inline unsigned char _row_label_is_max(
     const floating* a,  # IN: K raw scores
     int K,
