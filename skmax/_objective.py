@@ -34,7 +34,7 @@ How an evaluation runs:
    block; ``skmax/_threads.py``). The limiter and the worker pool are dropped
    when the objective is pickled, so it can be sent to another process (it
    runs serially there until reopened).
-4. Sparse ``X`` (CSR, never densified) runs its products in compiled
+4. Sparse ``X`` (CSR, never densified; but see note 10) runs its products in compiled
    GIL-free calls (``_sparse_kernels``): the logits over rows, the row kernel
    in place, and ``G.T @ X`` over the features of a CSC copy of ``X`` made
    once (where ``n_features`` exceeds the rows per thread: text) or into one
@@ -61,6 +61,25 @@ How an evaluation runs:
    each row while its block is in cache, on every thread, and raises
    scikit-learn's own error; :meth:`SoftmaxObjective.check_x` does it for a
    fit that made no evaluation.
+
+9. Sparse ``X`` with at least twice as many features as rows (text), fitted
+   from ``W = 0`` with an L2 penalty only: every gradient ``X.T @ G + l2 W``
+   then lies in the span of the rows of ``X``, and so does every L-BFGS
+   iterate, ``W = A.T @ X`` with ``A`` of shape (n_samples, K).
+   :class:`RowSpace` carries L-BFGS on ``(A, X @ X.T @ A, b)``: its vectors
+   have ``2 n K`` entries instead of ``d K`` (scipy's L-BFGS-B update on the
+   ``d K`` parameters of text took most of the fit, the products a small
+   part), the logits are linear in the step, so the line search's trials
+   need no products at all, and an iteration makes one product each way
+   (the new gradient's ``W`` and its logits). In exact arithmetic the
+   iterates are L-BFGS-B's (``_solvers.minimize_lbfgs``).
+
+10. Sparse ``X`` with few features, many of them nonzero in each row (ALOI:
+    128 features, 31 nonzeros per row, 1,000 classes), runs the dense sweep
+    of note 2 on dense copies of chunks of rows (``_DENSE_CHUNK_BYTES``, one
+    buffer reused): BLAS's multiply-adds cost a fraction of the sparse
+    products' per-nonzero axpy, more than the zeros they add. ``X`` itself is
+    never densified.
 
 Measured speeds live in ``docs/benchmarks.md``.
 """
@@ -93,6 +112,12 @@ _SMALL_BLOCK_ROWS = 64
 
 # Most bytes of logits per row chunk of sparse X (note 4).
 _SPARSE_CHUNK_BYTES = 1 << 25
+
+# Sparse X runs by dense row chunks (note 10) up to this many features and
+# from this share of nonzero entries, in chunks of this many bytes.
+_DENSE_CHUNK_MAX_FEATURES = 2048
+_DENSE_CHUNK_MIN_DENSITY = 0.2
+_DENSE_CHUNK_BYTES = 1 << 23
 
 # Share of all-zero columns from which dense X is compacted (note 6): below it
 # the copy would cost more than the products it saves.
@@ -179,14 +204,23 @@ class SoftmaxObjective:
         n_chunks = self.n_threads * _CHUNKS_PER_THREAD if self.n_threads > 1 else 1
         self._bounds = bounds = np.linspace(0, n, n_chunks + 1).astype(np.intp)
         self._chunks = [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
+        self._dense_chunk_rows = 0  # sparse X by dense row chunks of this many rows (note 10)
+        self._dense_chunk = None    # their buffer, made on first use
         if self.sparse:
             self.X = X = X.tocsr()
             self._csr = _index_arrays(X)
-            # X.T @ G over the features of a CSC copy, or per thread (note 4)
-            by_features = d * self.n_threads > n and not self.low_memory
-            self._csc = _index_arrays(X.tocsc()) if by_features else None
-            self.block_rows = max(1, _SPARSE_CHUNK_BYTES // (X.dtype.itemsize * max(n_classes, 1)))
             self._columns = None
+            if d <= _DENSE_CHUNK_MAX_FEATURES and X.nnz >= _DENSE_CHUNK_MIN_DENSITY * n * d:
+                self._dense_chunk_rows = max(1, min(n, _DENSE_CHUNK_BYTES
+                                                    // (X.dtype.itemsize * max(d, 1))))
+                self._csc = None
+                self.block_rows = block_rows or _block_rows(n, d, n_classes, X.dtype.itemsize)
+            else:
+                # X.T @ G over the features of a CSC copy, or per thread (note 4)
+                by_features = d * self.n_threads > n and not self.low_memory
+                self._csc = _index_arrays(X.tocsc()) if by_features else None
+                self.block_rows = max(1, _SPARSE_CHUNK_BYTES // (X.dtype.itemsize
+                                                                 * max(n_classes, 1)))
         else:
             # indices of the columns the products use (note 6); None: all
             self._columns = None if self.low_memory else _nonzero_columns(X)
@@ -202,6 +236,7 @@ class SoftmaxObjective:
         self._executor = None
         self._limits = None
         self._unchecked_x = check_x     # estimator name until X is checked (note 8)
+        self._row_space_end = None      # (coef, RowSpace point) of the last row-space fit
         if check_x is not None and self.sparse:
             self.check_x()
 
@@ -233,6 +268,7 @@ class SoftmaxObjective:
         state = self.__dict__.copy()
         state["_executor"] = None
         state["_limits"] = None
+        state["_dense_chunk"] = None    # a scratch buffer (note 10)
         return state
 
     # -- parameters -------------------------------------------------------
@@ -252,6 +288,22 @@ class SoftmaxObjective:
         strength = 0.0 if np.isinf(C) else 1.0 / C
         self.l2 = (1.0 - l1_ratio) * strength
         self.l1 = l1_ratio * strength
+
+    def row_space(self, coef0):
+        """A :class:`RowSpace` for an L-BFGS fit from ``coef0``, or None where
+        note 9 does not apply (dense ``X``, fewer than twice as many features as
+        rows, an L1 part, or a start with ``W != 0``)."""
+        if not self.sparse or self.l1 > 0 or 2 * self.n_samples > self.n_features:
+            return None
+        coef0 = np.asarray(coef0, dtype=np.float64)
+        W0, b0 = self.unpack(coef0)
+        if not W0.any():
+            return RowSpace(self, RowSpace.zero_W(self, b0))
+        # a regularisation path starts each fit from the last one's solution
+        last = self._row_space_end
+        if last is not None and np.array_equal(coef0, last[0]):
+            return RowSpace(self, last[1])
+        return None
 
     def l1_weights(self):
         """Weight of ``|coef_j|`` in the scaled objective for every parameter:
@@ -308,39 +360,96 @@ class SoftmaxObjective:
         """
         K, d = self.n_classes, X.shape[1]
         zero_W = not W.any()    # W = 0 (the usual start): logits are the intercepts
-        if not self.sparse:
-            n_chunks = len(self._chunks)
-            acc_W = np.zeros((n_chunks, K, d), dtype=np.float64)
-            acc_b = np.zeros((n_chunks, K), dtype=np.float64) if self.fit_intercept else None
-            check = self._unchecked_x is not None and X is self.X
-            x_bad = np.zeros(self.n_samples, dtype=np.uint8) if check else None
-            value = _kernels.dense_sweep(
-                X, None if zero_W else W, b, self.y, self.sample_weight, proba, acc_W, acc_b,
-                self._bounds, block_rows=self.block_rows, targets=self.targets,
-                hessian=hessian,
-                n_threads=self.n_threads if self._executor is not None else 1,
-                x_bad=x_bad, **self.loss.kernel_params(hessian))
-            if check:   # note 8
-                bad = np.flatnonzero(x_bad)
-                if bad.size:
-                    _assert_all_finite(X[bad], input_name="X",
-                                       estimator_name=self._unchecked_x)
-                self._unchecked_x = None
-            return value, acc_W.sum(axis=0), None if acc_b is None else acc_b.sum(axis=0)
+        if self.sparse and not self._dense_chunk_rows:
+            return self._sparse_sweep(W, b, zero_W, sparse_row_op)
+        n_chunks = len(self._chunks)
+        acc_W = np.zeros((n_chunks, K, d), dtype=np.float64)
+        acc_b = np.zeros((n_chunks, K), dtype=np.float64) if self.fit_intercept else None
+        threads = self._sparse_threads()
+        params = dict(block_rows=self.block_rows, hessian=hessian, n_threads=threads,
+                      **self.loss.kernel_params(hessian))
+        if self.sparse:     # note 10
+            value, grad_W, grad_b = 0.0, np.zeros((K, d)), np.zeros(K)
+            if self._dense_chunk is None:
+                self._dense_chunk = np.empty((self._dense_chunk_rows, d), dtype=self.dtype)
+            chunk, (indptr, indices, data) = self._dense_chunk, self._csr
+            for lo in range(0, self.n_samples, len(chunk)):
+                hi = min(lo + len(chunk), self.n_samples)
+                Xd = chunk[:hi - lo]
+                _sparse_kernels.csr_rows_to_dense(indptr, indices, data, lo, Xd, threads)
+                acc_W[:] = 0
+                if acc_b is not None:
+                    acc_b[:] = 0
+                value += _kernels.dense_sweep(
+                    Xd, None if zero_W else W, b, self.y[lo:hi], self.sample_weight[lo:hi],
+                    None if proba is None else proba[lo:hi], acc_W, acc_b,
+                    np.linspace(0, hi - lo, n_chunks + 1).astype(np.intp),
+                    targets=None if self.targets is None else self.targets[lo:hi], **params)
+                grad_W += acc_W.sum(axis=0)
+                if acc_b is not None:
+                    grad_b += acc_b.sum(axis=0)
+            return value, grad_W, grad_b if self.fit_intercept else None
+        check = self._unchecked_x is not None and X is self.X
+        x_bad = np.zeros(self.n_samples, dtype=np.uint8) if check else None
+        value = _kernels.dense_sweep(
+            X, None if zero_W else W, b, self.y, self.sample_weight, proba, acc_W, acc_b,
+            self._bounds, targets=self.targets, x_bad=x_bad, **params)
+        if check:   # note 8
+            bad = np.flatnonzero(x_bad)
+            if bad.size:
+                _assert_all_finite(X[bad], input_name="X", estimator_name=self._unchecked_x)
+            self._unchecked_x = None
+        return value, acc_W.sum(axis=0), None if acc_b is None else acc_b.sum(axis=0)
 
-        return self._sparse_sweep(W, b, zero_W, sparse_row_op)
+    def _add_transposed_rows(self, lo, hi, G, acc, grad_W):
+        """``grad_W += X[lo:hi].T @ G`` (``d x K``, float64) over the CSR rows,
+        in the storage dtype per thread (``acc``: one ``d x K`` per thread)."""
+        indptr, indices, data = self._csr
+        acc[:] = 0
+        bounds = np.linspace(0, hi - lo, len(acc) + 1).astype(np.intp)
+        _sparse_kernels.csr_t_dense(indptr[lo:hi + 1], indices, data, G, acc, bounds)
+        grad_W += acc.sum(axis=0, dtype=np.float64)
+
+    def _sparse_threads(self):
+        return self.n_threads if self._executor is not None else 1
+
+    def times(self, B):
+        """``X @ B`` for sparse ``X`` and ``B`` of shape (n_features, K): an
+        ``(n_samples, K)`` array in the dtype of ``X``."""
+        B = np.ascontiguousarray(B, dtype=self.dtype)
+        out = np.empty((self.n_samples, B.shape[1]), dtype=self.dtype)
+        _sparse_kernels.csr_dense(*self._csr, B, None, out, self._sparse_threads())
+        return out
+
+    def transpose_times(self, G, features_first=False):
+        """``G.T @ X`` for sparse ``X`` and ``G`` of shape (n_samples, K): a
+        float64 ``(K, n_features)`` array (``G`` is cast to the dtype of ``X``);
+        with ``features_first``, its transpose as a C-contiguous array."""
+        G = np.ascontiguousarray(G, dtype=self.dtype)
+        K, d, threads = G.shape[1], self.n_features, self._sparse_threads()
+        if self._csc is not None:
+            out = np.empty((d, K) if features_first else (K, d))
+            _sparse_kernels.csc_dense(*self._csc, G, out, threads, features_first)
+            return out
+        grad_W = np.zeros((d, K))
+        acc = np.empty((threads, d, K), dtype=self.dtype)
+        step = max(1, self.block_rows)
+        for lo in range(0, self.n_samples, step):
+            hi = min(lo + step, self.n_samples)
+            self._add_transposed_rows(lo, hi, G[lo:hi], acc, grad_W)
+        return grad_W if features_first else grad_W.T
 
     def _sparse_sweep(self, W, b, zero_W, row_op):
         """:meth:`_sweep` over sparse ``X`` (note 4)."""
         n, d, K = self.n_samples, self.n_features, self.n_classes
-        threads = self.n_threads if self._executor is not None else 1
+        threads = self._sparse_threads()
         indptr, indices, data = self._csr
         Wt = np.ascontiguousarray(W.T)
         # G.T @ X by rows: chunks of rows; by features (CSC): all rows at once
         by_rows = self._csc is None
         step = max(1, self.block_rows if by_rows else n)
         value, grad_b = 0.0, np.zeros(K)
-        grad_W = np.zeros((d, K)) if by_rows else np.empty((K, d))
+        grad_W = np.zeros((d, K)) if by_rows else None
         acc = np.empty((threads, d, K), dtype=self.dtype) if by_rows else None
         for lo in range(0, n, step):
             hi = min(lo + step, n)
@@ -352,14 +461,10 @@ class SoftmaxObjective:
             value += row_op(G, lo, hi)
             grad_b += G.sum(axis=0, dtype=np.float64)
             if by_rows:     # in the storage dtype per chunk, summed in float64
-                acc[:] = 0
-                bounds = np.linspace(0, hi - lo, threads + 1).astype(np.intp)
-                _sparse_kernels.csr_t_dense(indptr[lo:hi + 1], indices, data, G, acc, bounds)
-                grad_W += acc.sum(axis=0, dtype=np.float64)
+                self._add_transposed_rows(lo, hi, G, acc, grad_W)
         if by_rows:
             return value, grad_W.T, grad_b if self.fit_intercept else None
-        _sparse_kernels.csc_dense(*self._csc, G, grad_W, threads)
-        return value, grad_W, grad_b if self.fit_intercept else None
+        return value, self.transpose_times(G), grad_b if self.fit_intercept else None
 
     def loss_gradient(self, coef, keep_proba=False):
         """Objective value and gradient (float64) at ``coef``.
@@ -424,3 +529,133 @@ class SoftmaxObjective:
         _, out_W, out_b = self._sweep(V, c, X, proba, True, sparse_row_op)
         V64, _ = self.unpack(vector)
         return self._penalised(V64, out_W, out_b)
+
+
+class RowSpace:
+    """The objective of a sparse fit restricted to ``W = A.T @ X`` (note 9).
+
+    A point or direction is a flat float64 vector ``[A.ravel(), M.ravel(),
+    t]``: ``A`` (n_samples, K) the coefficients of ``W`` over the rows of
+    ``X``, ``M = X @ X.T @ A`` the logits that ``W`` adds, ``t`` (K,) the
+    intercepts. Linear combinations of such vectors are plain array
+    arithmetic, and :meth:`dot` is the inner product of the ``(W, b)`` they
+    stand for, so an L-BFGS method runs on them as on ``(W, b)`` itself.
+
+    The solver calls :meth:`start`, then for each iteration :meth:`along` (a
+    function of the step, which evaluates the objective from the logits alone)
+    and :meth:`moved` (the gradient at the accepted step: two sparse products).
+    """
+
+    def __init__(self, objective, x0):
+        self.objective = obj = objective
+        n, K = obj.n_samples, obj.n_classes
+        self._nk = n * K
+        self._shape = (n, K)
+        self._y = obj.y if obj.targets is None else obj.targets
+        self._x0 = x0
+        self._G = None      # weighted row gradients at the last evaluated step
+
+    @staticmethod
+    def zero_W(objective, b0):
+        """The point ``W = 0``, ``b = b0`` (None: 0)."""
+        nk = objective.n_samples * objective.n_classes
+        x = np.zeros(2 * nk + objective.n_classes)
+        if b0 is not None:
+            x[2 * nk:] = b0
+        return x
+
+    def _parts(self, v):
+        """Views ``A``, ``M`` (n_samples, K) and ``t`` (K,) of a flat vector."""
+        nk = self._nk
+        return v[:nk].reshape(self._shape), v[nk:2 * nk].reshape(self._shape), v[2 * nk:]
+
+    def dot(self, u, v):
+        """Inner product of the ``(W, b)`` that ``u`` and ``v`` stand for:
+        ``<A_u.T X, A_v.T X> + t_u.t_v = <A_u, M_v> + t_u.t_v``."""
+        nk = self._nk
+        return float(u[:nk] @ v[nk:2 * nk] + u[2 * nk:] @ v[2 * nk:])
+
+    def _rows(self, Z):
+        """Sum of the weighted row losses at logits ``Z`` (float64) and their
+        weighted gradients (kept for :meth:`moved`)."""
+        obj = self.objective
+        G = np.array(Z, dtype=obj.dtype, order="C")
+        total = obj.loss.loss_gradient(G, self._y, obj.sample_weight)
+        self._G = G
+        return total
+
+    def start(self):
+        """``(x, value, gradient, largest gradient entry)`` at the first point."""
+        obj, x = self.objective, self._x0
+        A_x, M_x, t_x = self._parts(x)
+        self._Z = M_x + t_x
+        self._w2 = float(A_x.ravel() @ M_x.ravel())
+        total = self._rows(self._Z)
+        value = obj.scale * (total + 0.5 * obj.l2 * self._w2)
+        return (x, value, *self._gradient(x))
+
+    def _gradient(self, x):
+        """``(g, largest |entry| of the gradient)`` at ``x`` from the row
+        gradients of its last evaluation: ``A_g = scale (G + l2 A_x)``, ``t_g =
+        scale G.sum(0)``, ``M_g = X @ (A_g.T @ X).T``."""
+        obj = self.objective
+        G = self._G.astype(np.float64, copy=False)
+        A_x = self._parts(x)[0]
+        g = np.empty_like(x)
+        A_g, M_g, t_g = self._parts(g)
+        np.multiply(G + obj.l2 * A_x, obj.scale, out=A_g)
+        if obj.fit_intercept:
+            np.multiply(G.sum(axis=0), obj.scale, out=t_g)
+        else:
+            t_g[:] = 0.0
+        grad_W = obj.transpose_times(A_g, features_first=True)   # the gradient's W.T
+        M_g[:] = obj.times(grad_W)
+        largest = max(float(np.max(grad_W, initial=0.0)), -float(np.min(grad_W, initial=0.0)),
+                      float(np.max(np.abs(t_g), initial=0.0)))
+        if not np.isfinite(M_g).all():      # float32 logits of a huge gradient
+            largest = np.inf
+        return g, largest
+
+    def along(self, x, p):
+        """``phi(step) -> (value, slope)`` of the objective at ``x + step p``,
+        from the logits ``Z_x + step Z_p`` (row kernels only, no products)."""
+        obj = self.objective
+        A_x, M_x, _ = self._parts(x)
+        A_p, M_p, t_p = self._parts(p)
+        Z_p = M_p + t_p
+        # ||W(step)||^2 = |W_x|^2 + 2 step <W_x, W_p> + step^2 |W_p|^2
+        cross, square = float(A_x.ravel() @ M_p.ravel()), float(A_p.ravel() @ M_p.ravel())
+        w2, Z_x, scale, l2 = self._w2, self._Z, obj.scale, obj.l2
+
+        def phi(step):
+            total = self._rows(Z_x + step * Z_p)
+            value = scale * (total + 0.5 * l2 * (w2 + step * (2.0 * cross + step * square)))
+            G = self._G.astype(np.float64, copy=False)
+            slope = scale * (float(np.vdot(G, Z_p)) + l2 * (cross + step * square))
+            return value, slope
+
+        return phi
+
+    def moved(self, x, p, step):
+        """``(x + step p, gradient there, its largest |entry|)`` after ``phi(step)``
+        was the last evaluation of :meth:`along`."""
+        x = x + step * p
+        A_x, M_x, t_x = self._parts(x)
+        self._Z = M_x + t_x
+        self._w2 = float(A_x.ravel() @ M_x.ravel())
+        return (x, *self._gradient(x))
+
+    def coef(self, x):
+        """Flat ``[W.ravel(), b]`` of the point ``x``."""
+        obj = self.objective
+        A_x, _, t_x = self._parts(x)
+        W = obj.transpose_times(A_x)
+        return np.concatenate([W.ravel(), t_x]) if obj.fit_intercept else W.ravel()
+
+    def solution(self, x):
+        """:meth:`coef` of a fit's last point, remembered by the objective so
+        that a fit started from that ``coef`` (the next penalty of a path)
+        starts from ``x``."""
+        coef = self.coef(x)
+        self.objective._row_space_end = (coef.copy(), x)
+        return coef

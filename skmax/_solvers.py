@@ -22,10 +22,23 @@ import warnings
 from functools import partial
 
 import numpy as np
+from scipy.linalg.blas import daxpy as _axpy
 from scipy.optimize import line_search, minimize
 from sklearn.exceptions import ConvergenceWarning
 
+from ._line_search import wolfe_search
+from ._objective import SoftmaxObjective
 from ._warnings import warn
+
+
+def _overflow_error(dtype, n_iter):
+    """The error for an accepted iterate whose objective or gradient overflowed."""
+    dtype = np.dtype(dtype)
+    return ValueError(
+        f"The objective overflowed at iteration {n_iter}: the features are "
+        f"too large for {dtype.name} arithmetic (or the penalty too strong for "
+        "their scale). Scale the data (e.g. with StandardScaler)"
+        + (" or fit in float64." if dtype == np.float32 else "."))
 
 
 class _Tracker:
@@ -60,12 +73,7 @@ class _Tracker:
         """Raise a clear error if the last evaluation (an accepted iterate) overflowed."""
         value, grad = self.last
         if not (np.isfinite(value) and np.all(np.isfinite(grad))):
-            dtype = np.dtype(self.objective.dtype)
-            raise ValueError(
-                f"The objective overflowed at iteration {self.n_iter}: the features are "
-                f"too large for {dtype.name} arithmetic (or the penalty too strong for "
-                "their scale). Scale the data (e.g. with StandardScaler)"
-                + (" or fit in float64." if dtype == np.float32 else "."))
+            raise _overflow_error(self.objective.dtype, self.n_iter)
 
     def gradient_max(self):
         """Largest entry (in absolute value) of the last gradient (``inf``: none yet)."""
@@ -101,12 +109,27 @@ def _warn_not_converged(solver, n_iter, message, advice=_DEFAULT_ADVICE):
          ConvergenceWarning)
 
 
+# L-BFGS-B's settings as scikit-learn's LogisticRegression passes them: stored
+# pairs (scipy's default), evaluations per line search, and the relative
+# decrease of the objective below which it stops (``ftol``)
+_LBFGS_MEMORY = 10
+_LBFGS_MAX_EVALS = 50
+_LBFGS_FTOL = 64 * np.finfo(float).eps
+# L-BFGS-B's bound on a step along an unbounded direction
+_LBFGS_MAX_STEP = 1e10
+
+
 def minimize_lbfgs(objective, coef0, *, tol, max_iter, verbose=0):
     """L-BFGS-B with one kernel sweep per evaluation (value and gradient together).
 
     Stops when the largest gradient entry is below ``tol`` (scikit-learn's
-    ``gtol`` convention) or after ``max_iter`` iterations.
+    ``gtol`` convention) or after ``max_iter`` iterations. A sparse fit of
+    text from ``W = 0`` runs the same iterations in the span of the rows of
+    ``X`` (:func:`minimize_lbfgs_row_space`).
     """
+    space = objective.row_space(coef0) if isinstance(objective, SoftmaxObjective) else None
+    if space is not None:
+        return minimize_lbfgs_row_space(space, tol=tol, max_iter=max_iter, verbose=verbose)
     tracker = _Tracker(objective, verbose)
     res = minimize(
         tracker.fun,
@@ -127,6 +150,52 @@ def minimize_lbfgs(objective, coef0, *, tol, max_iter, verbose=0):
     if res.status == 1 or (res.status != 0 and n_iter >= max_iter):
         _warn_not_converged("lbfgs", n_iter, str(res.message))
     return res.x, n_iter
+
+
+def minimize_lbfgs_row_space(space, *, tol, max_iter, verbose=0):
+    """L-BFGS-B's iterations without bounds, on the vectors of a
+    :class:`~skmax._objective.RowSpace` (``_objective.py``, note 9).
+
+    The same rules as scipy's L-BFGS-B with the settings of
+    :func:`minimize_lbfgs`: the two-loop direction with ``H0 = (s.y / y.y) I``,
+    a first step of ``1 / |d|`` and then 1, the Moré-Thuente search
+    (``_line_search.py``), a pair skipped when ``s.y <= eps (-g.s)``, the
+    memory dropped when a search fails, and the same stopping tests. Returns
+    ``(coef, n_iter)`` as :func:`minimize_lbfgs` does.
+    """
+    dtype, dot = space.objective.dtype, space.dot
+    x, value, grad, largest = space.start()
+    if not (np.isfinite(value) and np.isfinite(largest)):
+        raise _overflow_error(dtype, 0)
+    pairs, n_iter, stalled = [], 0, False
+    while largest > tol and n_iter < max_iter and not stalled:
+        direction = -_two_loop(grad, pairs, dot)
+        slope0 = dot(grad, direction)
+        step = 1.0 if n_iter else min(1.0 / np.sqrt(dot(direction, direction)), _LBFGS_MAX_STEP)
+        with np.errstate(over="ignore", invalid="ignore"):
+            found = wolfe_search(space.along(x, direction), value, slope0, step,
+                                 step_max=_LBFGS_MAX_STEP, max_evals=_LBFGS_MAX_EVALS)
+        if found is None:
+            if not pairs:       # steepest descent found no step: rounding level
+                break
+            pairs.clear()       # L-BFGS-B restarts from steepest descent
+            continue
+        step, new_value, slope, _ = found
+        new_x, new_grad, largest = space.moved(x, direction, step)
+        n_iter += 1
+        if not (np.isfinite(new_value) and np.isfinite(largest)):
+            raise _overflow_error(dtype, n_iter)
+        if verbose:
+            print(f"iter {n_iter:4d}  objective {new_value:.10g}  |grad|_inf {largest:.4g}")
+        stalled = value - new_value <= _LBFGS_FTOL * max(abs(value), abs(new_value), 1.0)
+        sy = (slope - slope0) * step
+        if sy > np.finfo(float).eps * (-slope0 * step):
+            pairs.append((step * direction, new_grad - grad, 1.0 / sy))
+            del pairs[:-_LBFGS_MEMORY]
+        x, value, grad = new_x, new_value, new_grad
+    if largest > tol and n_iter >= max_iter:
+        _warn_not_converged("lbfgs", n_iter, "STOP: TOTAL NO. OF ITERATIONS REACHED LIMIT")
+    return space.solution(x), n_iter
 
 
 def _truncated_cg(hessp, grad, max_steps, rtol=_CG_MODEL_RTOL):
@@ -274,19 +343,20 @@ def pseudo_gradient(coef, grad, l1):
     return pg
 
 
-def _two_loop(vector, pairs):
-    """L-BFGS inverse-Hessian approximation (two-loop recursion) times ``vector``."""
-    q = vector.copy()
+def _two_loop(vector, pairs, dot=np.dot):
+    """L-BFGS inverse-Hessian approximation (two-loop recursion) times ``vector``;
+    ``pairs`` holds ``(s, y, 1 / s.y)``, ``dot`` is the inner product."""
+    q = np.array(vector, dtype=np.float64)
     alphas = []
     for s, y, rho in reversed(pairs):
-        alpha = rho * (s @ q)
-        q -= alpha * y
+        alpha = rho * dot(s, q)
+        q = _axpy(y, q, a=-alpha)       # in place, no temporary (long vectors)
         alphas.append(alpha)
     if pairs:
-        s, y, _ = pairs[-1]
-        q *= (s @ y) / (y @ y)
+        s, y, rho = pairs[-1]
+        q *= 1.0 / (rho * dot(y, y))
     for (s, y, rho), alpha in zip(pairs, reversed(alphas), strict=True):
-        q += (alpha - rho * (y @ q)) * s
+        q = _axpy(s, q, a=alpha - rho * dot(y, q))
     return q
 
 

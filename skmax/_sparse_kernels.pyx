@@ -29,11 +29,16 @@ Design
    fewer than features where it is used). ``csc_dense`` sums a block of
    features before writing them, so its ``K x d`` output is written a row of
    classes at a time rather than a column.
+6. Sparse ``X`` with few features and many nonzeros per row (ALOI: 128
+   features, a quarter of them nonzero) runs its products as BLAS GEMMs on
+   dense copies of row chunks (``csr_rows_to_dense``, the objective's note
+   10): a GEMM's multiply-add costs a fraction of an axpy's here, more than
+   the zeros it adds.
 """
 
 from cython.parallel cimport parallel, prange
 from libc.stdlib cimport free, malloc
-from libc.string cimport memset
+from libc.string cimport memcpy, memset
 
 from ._row_kernels cimport floating
 
@@ -101,14 +106,16 @@ def csc_dense(
     const Py_ssize_t[::1] indices,     # IN: row of each nonzero
     const floating[::1] data,          # IN: value of each nonzero
     const floating[:, ::1] G,          # IN: n x K
-    double[:, ::1] out,                # OUT: K x d, G.T @ X
+    double[:, ::1] out,                # OUT: K x d, G.T @ X (features_first: d x K, X.T @ G)
     int n_threads=1,
+    bint features_first=False,
 ):
     """``out = G.T @ X`` from the CSC form of ``X``: OpenMP over blocks of
     features, each block summed in a thread's own buffer and written out a
-    row of classes at a time (note 1)."""
-    cdef Py_ssize_t blk, j, j0, p, d = out.shape[1], n_blocks
-    cdef int K = <int> out.shape[0], k, width
+    row of classes at a time (note 1); with ``features_first``, ``out = X.T @ G``,
+    the block copied out whole."""
+    cdef Py_ssize_t blk, j, j0, p, d = out.shape[0 if features_first else 1], n_blocks
+    cdef int K = <int> out.shape[1 if features_first else 0], k, width
     cdef double* acc
     cdef int[::1] failed = np.zeros(1, dtype=np.intc)   # set by any thread that failed
     if indptr.shape[0] != d + 1 or G.shape[1] != K:
@@ -132,9 +139,12 @@ def csc_dense(
                 for j in range(width):
                     for p in range(indptr[j0 + j], indptr[j0 + j + 1]):
                         _axpy_acc(acc + j * K, &G[indices[p], 0], data[p], K)
-                for k in range(K):
-                    for j in range(width):
-                        out[k, j0 + j] = acc[j * K + k]
+                if features_first:
+                    memcpy(&out[j0, 0], acc, width * K * sizeof(double))
+                else:
+                    for k in range(K):
+                        for j in range(width):
+                            out[k, j0 + j] = acc[j * K + k]
         free(acc)
     if failed[0]:
         raise MemoryError("no memory for the product's buffers")
@@ -166,3 +176,26 @@ def csr_t_dense(
             for i in range(bounds[t], bounds[t + 1]):
                 for p in range(indptr[i], indptr[i + 1]):
                     _axpy(&acc[t, indices[p], 0], &G[i, 0], data[p], K)
+
+
+def csr_rows_to_dense(
+    const Py_ssize_t[::1] indptr,      # IN: CSR row pointers of X (n + 1)
+    const Py_ssize_t[::1] indices,     # IN: column of each nonzero
+    const floating[::1] data,          # IN: value of each nonzero
+    Py_ssize_t lo,                     # IN: first row
+    floating[:, ::1] out,              # OUT: rows lo .. lo + out.shape[0] of X, dense
+    int n_threads=1,
+):
+    """Rows of a CSR matrix written out dense, OpenMP over rows (note 6)."""
+    cdef Py_ssize_t i, p, m = out.shape[0], d = out.shape[1]
+    if lo < 0 or lo + m > indptr.shape[0] - 1:
+        raise ValueError("the rows must lie within the matrix")
+    if m == 0 or d == 0:
+        return
+    if indptr[lo + m] > indices.shape[0] or indptr[lo + m] > data.shape[0]:
+        raise ValueError("indices and data must hold indptr[-1] entries")
+    with nogil:
+        for i in prange(m, schedule="static", num_threads=n_threads):
+            memset(&out[i, 0], 0, d * sizeof(floating))
+            for p in range(indptr[lo + i], indptr[lo + i + 1]):
+                out[i, indices[p]] += data[p]     # duplicates add up, as in scipy

@@ -253,3 +253,60 @@ def test_sparse_objective_rejects_indices_outside_the_matrix():
     X = sp.csr_matrix((np.ones(2), np.array([0, 5]), np.array([0, 1, 2])), shape=(2, 3))
     with pytest.raises(ValueError, match="outside its shape"):
         SoftmaxObjective(X, np.array([0, 1]), np.ones(2), 2, SoftmaxLoss())
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n_threads", [1, 2])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("soft", [False, True])
+def test_sparse_objective_by_dense_row_chunks(monkeypatch, dtype, n_threads, fit_intercept,
+                                              soft):
+    # few features, many nonzeros per row: the dense sweep on dense copies of
+    # row chunks (note 10); here 6 chunks of 7 rows and a short last one
+    import skmax._objective as objective
+
+    rng = np.random.default_rng(5)
+    n, d, K = 40, 12, 6
+    X = sp.random(n, d, density=0.5, format="csr", random_state=6, dtype=np.float64)
+    X = sp.csr_matrix(X, dtype=dtype)
+    y = rng.dirichlet(np.ones(K), n) if soft else rng.integers(0, K, n).astype(np.int32)
+    sw = rng.uniform(0.5, 2.0, n)
+    coef = rng.normal(size=K * (d + int(fit_intercept)))
+    vector = rng.normal(size=coef.size)
+    monkeypatch.setattr(objective, "_DENSE_CHUNK_BYTES", 7 * d * X.dtype.itemsize)
+    loss = SoftmaxLoss(0.8, 0.1, 0.0)
+    dense = SoftmaxObjective(X.toarray(), y, sw, K, loss, fit_intercept=fit_intercept)
+    want_v, want_g = dense.loss_gradient(coef)
+    want_h = dense.hessp(coef, vector)
+    with SoftmaxObjective(X, y, sw, K, loss, n_threads=n_threads,
+                          fit_intercept=fit_intercept) as obj:
+        assert obj._dense_chunk_rows == 7 and obj._csc is None
+        v, g = obj.loss_gradient(coef)
+        h = obj.hessp(coef, vector)
+        state = pickle.loads(pickle.dumps(obj))     # without its scratch buffer
+        assert state._dense_chunk is None
+        assert np.isclose(state.loss_gradient(coef)[0], v, rtol=1e-12)
+    rtol = RTOL[dtype] * 10
+    np.testing.assert_allclose(v, want_v, rtol=rtol)
+    np.testing.assert_allclose(g, want_g, rtol=rtol, atol=rtol * np.abs(want_g).max())
+    np.testing.assert_allclose(h, want_h, rtol=rtol, atol=rtol * np.abs(want_h).max())
+    # text-like X keeps the sparse products
+    wide = sp.random(n, 400, density=0.02, format="csr", random_state=7, dtype=dtype)
+    assert SoftmaxObjective(wide, y, sw, K, loss)._dense_chunk_rows == 0
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_csr_rows_to_dense_adds_duplicates_and_takes_any_rows(dtype):
+    from skmax import _sparse_kernels
+
+    # row 1 holds column 2 twice (non-canonical CSR), row 2 is empty
+    indptr = np.array([0, 2, 5, 5, 6], dtype=np.intp)
+    indices = np.array([0, 3, 2, 1, 2, 3], dtype=np.intp)
+    data = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0], dtype=dtype)
+    X = sp.csr_matrix((data, indices, indptr), shape=(4, 4))
+    for lo, m, threads in [(0, 4, 1), (1, 2, 2), (3, 1, 2), (2, 0, 1)]:
+        out = np.full((m, 4), np.nan, dtype=dtype)
+        _sparse_kernels.csr_rows_to_dense(indptr, indices, data, lo, out, threads)
+        np.testing.assert_array_equal(out, X[lo:lo + m].toarray())
+    with pytest.raises(ValueError, match="within the matrix"):
+        _sparse_kernels.csr_rows_to_dense(indptr, indices, data, 2, np.empty((3, 4), dtype), 1)
