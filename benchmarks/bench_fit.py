@@ -102,10 +102,9 @@ def objective(model, X, y, C, l1_ratio=0.0):
     return obj.loss_gradient(coef)[0] + obj.l1_weights() @ np.abs(coef)
 
 
-def fit_row(label, X, y, C, tol, max_iter, repeats):
+def fit_row(label, X, y, C, tol, max_iter, repeats, solvers=("lbfgs", "newton-cg")):
     rows = []
     sk = LogisticRegression(C=C, tol=tol, max_iter=max_iter)
-    solvers = ("lbfgs", "newton-cg")
     ours = [SoftmaxClassifier(C=C, tol=tol, max_iter=max_iter, solver=s) for s in solvers]
     t_sk, *t_ours = best_of_interleaved(
         [lambda: sk.fit(X, y)] + [lambda m=m: m.fit(X, y) for m in ours], repeats)
@@ -181,6 +180,8 @@ def main(argv=None):
     parser.add_argument("--problems", nargs="+", metavar="NAME",
                         help="only the problems whose label starts with one of these "
                              "(e.g. synthetic mnist 20newsgroups aloi)")
+    parser.add_argument("--solvers", nargs="+", default=["lbfgs", "newton-cg"],
+                        choices=["lbfgs", "newton-cg"], help="skmax solvers to time")
     add_docs_option(parser)
     args = parser.parse_args(argv)
     shapes = QUICK if args.quick else [] if args.penalties_only else SYNTHETIC
@@ -236,9 +237,10 @@ def main(argv=None):
             return penalty_table, []
         fit_rows, eval_rows = [], []
         for label, X, y, C in problems:
-            fit_rows += fit_row(label, X, y, C, args.tol, args.max_iter, repeats)
+            fit_rows += fit_row(label, X, y, C, args.tol, args.max_iter, repeats,
+                                tuple(args.solvers))
             eval_rows.append(evaluation_row(label, X, y, max(3, repeats)))
-            for row in fit_rows[-2:]:
+            for row in fit_rows[-len(args.solvers):]:
                 print(" ".join(row[:6]), flush=True)
     print()
     report = Report("bench_fit", settings)
