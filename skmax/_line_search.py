@@ -33,6 +33,17 @@ def _cubic_min(a, fa, da, b, fb, db):
     return theta, gamma
 
 
+def _cubic_step(stp, fp, dp, other, f_other, d_other):
+    """Minimiser of the cubic through ``(stp, fp, dp)`` and ``(other, f_other,
+    d_other)``, on the side that the slope at ``stp`` points to."""
+    theta, gamma = _cubic_min(other, f_other, d_other, stp, fp, dp)
+    if stp > other:
+        gamma = -gamma
+    p = (gamma - dp) + theta
+    q = ((gamma - dp) + gamma) + d_other
+    return stp + (p / q) * (other - stp)
+
+
 def _step(stx, fx, dx, sty, fy, dy, stp, fp, dp, brackt, stpmin, stpmax):
     """One safeguarded step of the search (``dcstep``): the new trial step and
     the updated interval ``(stx, fx, dx, sty, fy, dy, stp, brackt)``; ``stx``
@@ -53,12 +64,7 @@ def _step(stx, fx, dx, sty, fy, dy, stp, fp, dp, brackt, stpmin, stpmax):
     elif sgnd < 0:
         # lower value, slopes of opposite signs: bracketed; the step farther
         # from stp of the cubic and the secant
-        theta, gamma = _cubic_min(stx, fx, dx, stp, fp, dp)
-        if stp > stx:
-            gamma = -gamma
-        p = (gamma - dp) + theta
-        q = ((gamma - dp) + gamma) + dx
-        stpc = stp + (p / q) * (stx - stp)
+        stpc = _cubic_step(stp, fp, dp, stx, fx, dx)
         stpq = stp + (dp / (dp - dx)) * (stx - stp)
         stpf = stpc if abs(stpc - stp) > abs(stpq - stp) else stpq
         brackt = True
@@ -91,12 +97,7 @@ def _step(stx, fx, dx, sty, fy, dy, stp, fp, dp, brackt, stpmin, stpmax):
         # lower value, same sign, slope not shrinking: the cubic through stp
         # and sty inside a bracket, else the bound
         if brackt:
-            theta, gamma = _cubic_min(stp, fp, dp, sty, fy, dy)
-            if stp > sty:
-                gamma = -gamma
-            p = (gamma - dp) + theta
-            q = ((gamma - dp) + gamma) + dy
-            stpf = stp + (p / q) * (sty - stp)
+            stpf = _cubic_step(stp, fp, dp, sty, fy, dy)
         elif stp > stx:
             stpf = stpmax
         else:
