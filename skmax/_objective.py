@@ -34,8 +34,9 @@ How an evaluation runs:
    block; ``skmax/_threads.py``). The limiter and the worker pool are dropped
    when the objective is pickled, so it can be sent to another process (it
    runs serially there until reopened).
-4. Sparse ``X`` (CSR, never densified; but see note 10) runs its products in compiled
-   GIL-free calls (``_sparse_kernels``): the logits over rows, the row kernel
+4. Sparse ``X`` (CSR, never densified as a whole; see note 10 for dense row
+   chunks) runs its products in compiled GIL-free calls
+   (``_sparse_kernels``): the logits over rows, the row kernel
    in place, and ``G.T @ X`` over the features of a CSC copy of ``X`` made
    once (where ``n_features`` exceeds the rows per thread: text) or into one
    accumulator per thread over row chunks of at most ``_SPARSE_CHUNK_BYTES``
@@ -61,7 +62,6 @@ How an evaluation runs:
    each row while its block is in cache, on every thread, and raises
    scikit-learn's own error; :meth:`SoftmaxObjective.check_x` does it for a
    fit that made no evaluation.
-
 9. Sparse ``X`` with at least twice as many features as rows (text), fitted
    from ``W = 0`` with an L2 penalty only: every gradient ``X.T @ G + l2 W``
    then lies in the span of the rows of ``X``, and so does every L-BFGS
@@ -73,7 +73,6 @@ How an evaluation runs:
    need no products at all, and an iteration makes one product each way
    (the new gradient's ``W`` and its logits). In exact arithmetic the
    iterates are L-BFGS-B's (``_solvers.minimize_lbfgs``).
-
 10. Sparse ``X`` with few features, many of them nonzero in each row (ALOI:
     128 features, 31 nonzeros per row, 1,000 classes), runs the dense sweep
     of note 2 on dense copies of chunks of rows (``_DENSE_CHUNK_BYTES``, one
@@ -354,7 +353,8 @@ class SoftmaxObjective:
         or with ``hessian`` the Hessian product for the direction ``(W, b)``.
 
         ``X`` is ``self.X`` or its float32 copy, ``proba`` the probabilities
-        (loss: OUT or None; Hessian: IN). Dense ``X`` runs in one compiled call;
+        (loss: OUT or None; Hessian: IN). Dense ``X`` runs in one compiled call
+        (sparse ``X`` by dense row chunks, note 10: one per chunk); other
         sparse ``X`` calls ``sparse_row_op(logits, start, stop)`` per chunk,
         which works in place and returns the chunk's value.
         """
@@ -363,43 +363,48 @@ class SoftmaxObjective:
         if self.sparse and not self._dense_chunk_rows:
             return self._sparse_sweep(W, b, zero_W, sparse_row_op)
         n_chunks = len(self._chunks)
-        acc_W = np.zeros((n_chunks, K, d), dtype=np.float64)
-        acc_b = np.zeros((n_chunks, K), dtype=np.float64) if self.fit_intercept else None
         threads = self._sparse_threads()
-        params = dict(block_rows=self.block_rows, hessian=hessian, n_threads=threads,
-                      **self.loss.kernel_params(hessian))
-        if self.sparse:     # note 10
-            value, grad_W, grad_b = 0.0, np.zeros((K, d)), np.zeros(K)
-            if self._dense_chunk is None:
-                self._dense_chunk = np.empty((self._dense_chunk_rows, d), dtype=self.dtype)
-            chunk, (indptr, indices, data) = self._dense_chunk, self._csr
-            for lo in range(0, self.n_samples, len(chunk)):
-                hi = min(lo + len(chunk), self.n_samples)
-                Xd = chunk[:hi - lo]
-                _sparse_kernels.csr_rows_to_dense(indptr, indices, data, lo, Xd, threads)
-                acc_W[:] = 0
-                if acc_b is not None:
-                    acc_b[:] = 0
-                value += _kernels.dense_sweep(
-                    Xd, None if zero_W else W, b, self.y[lo:hi], self.sample_weight[lo:hi],
-                    None if proba is None else proba[lo:hi], acc_W, acc_b,
-                    np.linspace(0, hi - lo, n_chunks + 1).astype(np.intp),
-                    targets=None if self.targets is None else self.targets[lo:hi], **params)
-                grad_W += acc_W.sum(axis=0)
-                if acc_b is not None:
-                    grad_b += acc_b.sum(axis=0)
-            return value, grad_W, grad_b if self.fit_intercept else None
-        check = self._unchecked_x is not None and X is self.X
+        check = self._unchecked_x is not None and X is self.X and not self.sparse
         x_bad = np.zeros(self.n_samples, dtype=np.uint8) if check else None
-        value = _kernels.dense_sweep(
-            X, None if zero_W else W, b, self.y, self.sample_weight, proba, acc_W, acc_b,
-            self._bounds, targets=self.targets, x_bad=x_bad, **params)
+        value, grad_W, grad_b = 0.0, np.zeros((K, d)), np.zeros(K)
+        for lo, hi, Xd, bounds in self._dense_blocks(X, threads):
+            rows = slice(lo, hi)
+            # fresh accumulators for each piece: the sweep adds to them
+            acc_W = np.zeros((n_chunks, K, d), dtype=np.float64)
+            acc_b = np.zeros((n_chunks, K), dtype=np.float64) if self.fit_intercept else None
+            value += _kernels.dense_sweep(
+                Xd, None if zero_W else W, b, self.y[rows], self.sample_weight[rows],
+                None if proba is None else proba[rows], acc_W, acc_b, bounds,
+                block_rows=self.block_rows,
+                targets=None if self.targets is None else self.targets[rows],
+                hessian=hessian, n_threads=threads,
+                x_bad=None if x_bad is None else x_bad[rows],
+                **self.loss.kernel_params(hessian))
+            grad_W += acc_W.sum(axis=0)
+            if acc_b is not None:
+                grad_b += acc_b.sum(axis=0)
         if check:   # note 8
             bad = np.flatnonzero(x_bad)
             if bad.size:
                 _assert_all_finite(X[bad], input_name="X", estimator_name=self._unchecked_x)
             self._unchecked_x = None
-        return value, acc_W.sum(axis=0), None if acc_b is None else acc_b.sum(axis=0)
+        return value, grad_W, grad_b if self.fit_intercept else None
+
+    def _dense_blocks(self, X, threads):
+        """``(lo, hi, dense rows lo..hi of X, chunk bounds within them)`` for
+        the dense sweep: all of dense ``X`` at once, or sparse ``X`` a dense
+        copy of a chunk of rows at a time in one reused buffer (note 10)."""
+        if not self.sparse:
+            yield 0, self.n_samples, X, self._bounds
+            return
+        if self._dense_chunk is None:
+            self._dense_chunk = np.empty((self._dense_chunk_rows, X.shape[1]), dtype=self.dtype)
+        chunk, (indptr, indices, data) = self._dense_chunk, self._csr
+        for lo in range(0, self.n_samples, len(chunk)):
+            hi = min(lo + len(chunk), self.n_samples)
+            Xd = chunk[:hi - lo]
+            _sparse_kernels.csr_rows_to_dense(indptr, indices, data, lo, Xd, threads)
+            yield lo, hi, Xd, np.linspace(0, hi - lo, len(self._chunks) + 1).astype(np.intp)
 
     def _add_transposed_rows(self, lo, hi, G, acc, grad_W):
         """``grad_W += X[lo:hi].T @ G`` (``d x K``, float64) over the CSR rows,
@@ -584,12 +589,17 @@ class RowSpace:
         self._G = G
         return total
 
-    def start(self):
-        """``(x, value, gradient, largest gradient entry)`` at the first point."""
-        obj, x = self.objective, self._x0
+    def _go_to(self, x):
+        """Make ``x`` the current point: its logits ``Z_x = M_x + t_x`` and
+        ``|W_x|^2 = <A_x, M_x>``, which :meth:`along` starts from."""
         A_x, M_x, t_x = self._parts(x)
         self._Z = M_x + t_x
         self._w2 = float(A_x.ravel() @ M_x.ravel())
+
+    def start(self):
+        """``(x, value, gradient, largest gradient entry)`` at the first point."""
+        obj, x = self.objective, self._x0
+        self._go_to(x)
         total = self._rows(self._Z)
         value = obj.scale * (total + 0.5 * obj.l2 * self._w2)
         return (x, value, *self._gradient(x))
@@ -640,9 +650,7 @@ class RowSpace:
         """``(x + step p, gradient there, its largest |entry|)`` after ``phi(step)``
         was the last evaluation of :meth:`along`."""
         x = x + step * p
-        A_x, M_x, t_x = self._parts(x)
-        self._Z = M_x + t_x
-        self._w2 = float(A_x.ravel() @ M_x.ravel())
+        self._go_to(x)
         return (x, *self._gradient(x))
 
     def coef(self, x):
